@@ -1,0 +1,91 @@
+"""Read the compacted state topic back: this shard's partitions, from the beginning to partition EOF.
+
+Used at start-up (restore the recent horizon) and before work that reaches further back than the horizon
+(load the state of its window). The end is where librdkafka reports partition EOF for a ``read_committed``
+fetch, not the broker's reported high watermark alone. Call it only after the shard's producer ran
+``init_transactions``, which aborts any transaction a previous incarnation left open; otherwise the last
+stable offset could be held back by that transaction until it times out.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import structlog
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
+
+from publisher.errors import RetryableError
+from publisher.logsetup import librdkafka_logger
+
+log = structlog.get_logger(__name__)
+
+#: called with each record's key and value (``None`` for a tombstone), in offset order per partition
+Sink = Callable[[bytes, bytes | None], None]
+
+
+def shard_partitions(partitions: int, shard_index: int, shard_count: int) -> list[int]:
+    """The state partitions a shard owns: ``p`` with ``p mod shard_count == shard_index``."""
+    return [p for p in range(partitions) if p % shard_count == shard_index]
+
+
+def read_to_end(
+    base_config: Mapping[str, Any],
+    topic: str,
+    partitions: Iterable[int],
+    sink: Sink,
+    *,
+    timeout: float = 300.0,
+) -> int:
+    """Feed every committed record of ``partitions`` to ``sink``; return how many were read."""
+    wanted = sorted(set(partitions))
+    if not wanted:
+        return 0
+    consumer = Consumer(
+        {
+            **base_config,
+            "group.id": f"netstream-publisher-restore-{uuid.uuid4().hex}",
+            "isolation.level": "read_committed",
+            "enable.partition.eof": True,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "logger": librdkafka_logger(),
+        }
+    )
+    count = 0
+    started = time.monotonic()
+    try:
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in wanted])
+        done: set[int] = set()
+        while len(done) < len(wanted):
+            if time.monotonic() - started > timeout:
+                raise RetryableError(
+                    f"state restore of {topic} did not reach the end within {timeout:.0f}s "
+                    f"({len(done)}/{len(wanted)} partitions done)"
+                )
+            for message in consumer.consume(num_messages=1000, timeout=0.5):
+                error = message.error()
+                if error is not None:
+                    if error.code() == KafkaError._PARTITION_EOF:  # noqa: SLF001 - librdkafka constant
+                        done.add(int(message.partition() or 0))
+                        continue
+                    raise RetryableError(f"reading state topic {topic} failed: {error.str()}")
+                done.discard(int(message.partition() or 0))
+                key = message.key()
+                if key is not None:
+                    sink(key, message.value())
+                    count += 1
+    except KafkaException as exc:
+        raise RetryableError(f"reading state topic {topic} failed: {exc.args[0]}") from exc
+    finally:
+        consumer.close()
+    log.info(
+        "state_read",
+        topic=topic,
+        partitions=len(wanted),
+        records=count,
+        seconds=round(time.monotonic() - started, 3),
+    )
+    return count
