@@ -40,4 +40,8 @@ def test_reads_committed_records_of_the_given_partitions_to_eof(
 
 
 def test_no_partitions_reads_nothing(kafka_bootstrap: str) -> None:
-    assert read_to_end({"bootstrap.servers": kafka_bootstrap}, "unused", [], lambda k, v: None) == 0
+    seen: list[bytes] = []
+    assert (
+        read_to_end({"bootstrap.servers": kafka_bootstrap}, "unused", [], lambda k, _v: seen.append(k)) == 0
+    )
+    assert seen == []
