@@ -1,0 +1,180 @@
+"""The registry of polling targets (DESIGN §5): usage points, usage point groups, meters and meter groups.
+
+A YAML file with the four sections, or a CSV with the same column names (``mrid``, ``reading_types``
+separated by spaces or semicolons, ``meter_mrid``, ``timezone``) plus an optional ``kind`` column. Every
+entry is a target; targets shard by their mRID with Kafka's murmur2, so a shard polls only its own.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+from publisher.errors import ConfigError
+from publisher.kafka.murmur2 import partition_for
+from publisher.netstream.model import Target, TargetKind
+
+SECTIONS: Mapping[str, TargetKind] = {
+    "usage_points": TargetKind.USAGE_POINT,
+    "usage_point_groups": TargetKind.USAGE_POINT_GROUP,
+    "meters": TargetKind.METER,
+    "meter_groups": TargetKind.METER_GROUP,
+}
+_KEYS = {"mrid", "reading_types", "meter_mrid", "timezone", "kind"}
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One polling target and its options."""
+
+    target: Target
+    reading_types: tuple[str, ...] = ()
+    meter_mrid: str | None = None
+    timezone: str | None = None
+
+    @property
+    def mrid(self) -> str:
+        """The target's mRID."""
+        return self.target.mrid
+
+
+def shard_of(mrid: str, shard_count: int) -> int:
+    """The shard that polls ``mrid``: ``murmur2(mRID) mod shard count`` (positive hash, as Kafka's)."""
+    return partition_for(mrid, shard_count)
+
+
+@dataclass(frozen=True)
+class Registry:
+    """All targets, in file order, without duplicates."""
+
+    entries: tuple[Entry, ...]
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __iter__(self) -> Iterator[Entry]:
+        return iter(self.entries)
+
+    def for_shard(self, shard_index: int, shard_count: int) -> Registry:
+        """The targets this shard polls."""
+        return Registry(tuple(e for e in self.entries if shard_of(e.mrid, shard_count) == shard_index))
+
+    def zone_of(self, usage_point: str) -> ZoneInfo | None:
+        """The configured zone of a usage point, if its entry names one."""
+        for entry in self.entries:
+            if entry.mrid == usage_point and entry.timezone:
+                return ZoneInfo(entry.timezone)
+        return None
+
+    def meter_of(self, usage_point: str) -> str | None:
+        """The configured meter of a usage point, if its entry names one."""
+        for entry in self.entries:
+            if entry.mrid == usage_point and entry.meter_mrid:
+                return entry.meter_mrid
+        return None
+
+
+def _entry(raw: Any, kind: TargetKind, where: str) -> Entry:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}: an entry must be a mapping with at least 'mrid'")
+    unknown = set(raw) - _KEYS
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key(s) {sorted(unknown)}; allowed: mrid, reading_types, meter_mrid, timezone"
+        )
+    mrid = str(raw.get("mrid") or "").strip()
+    if not mrid:
+        raise ConfigError(f"{where}: 'mrid' is required")
+    types = raw.get("reading_types") or ()
+    if isinstance(types, str):
+        types = types.replace(";", " ").split()
+    if not isinstance(types, list | tuple) or not all(isinstance(t, str) for t in types):
+        raise ConfigError(f"{where}: 'reading_types' must be a list of reading type codes")
+    for code in types:
+        parts = code.split(".")
+        if len(parts) != 18 or not all(p.lstrip("-").isdigit() for p in parts):
+            raise ConfigError(f"{where}: {code!r} is not an 18-field reading type code like 0.0.5.4.1.1.12.…")
+    zone = raw.get("timezone") or None
+    if zone is not None:
+        try:
+            ZoneInfo(str(zone))
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ConfigError(
+                f"{where}: {zone!r} is not an IANA time zone; use e.g. Australia/Sydney"
+            ) from exc
+    meter = raw.get("meter_mrid") or None
+    return Entry(Target(kind, mrid), tuple(types), str(meter) if meter else None, str(zone) if zone else None)
+
+
+def _from_yaml(text: str, source: str) -> list[Entry]:
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"registry {source} is not valid YAML; fix the syntax") from exc
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"registry {source} must be a mapping with usage_points (and optional groups)")
+    unknown = set(data) - set(SECTIONS)
+    if unknown:
+        raise ConfigError(
+            f"registry {source}: unknown section(s) {sorted(unknown)}; allowed: {', '.join(SECTIONS)}"
+        )
+    entries: list[Entry] = []
+    for section, kind in SECTIONS.items():
+        items = data.get(section) or []
+        if not isinstance(items, list):
+            raise ConfigError(f"registry {source}: {section} must be a list")
+        entries.extend(_entry(raw, kind, f"registry {source} {section}[{i}]") for i, raw in enumerate(items))
+    return entries
+
+
+def _from_csv(text: str, source: str) -> list[Entry]:
+    reader = csv.DictReader(io.StringIO(text))
+    if reader.fieldnames is None or "mrid" not in reader.fieldnames:
+        raise ConfigError(f"registry {source}: a CSV registry needs a header row with an 'mrid' column")
+    entries = []
+    for line, row in enumerate(reader, start=2):
+        raw = {key: value for key, value in row.items() if key is not None and value not in (None, "")}
+        kind_name = raw.pop("kind", "usage_point")
+        try:
+            kind = TargetKind(kind_name)
+        except ValueError as exc:
+            kinds = ", ".join(k.value for k in TargetKind)
+            raise ConfigError(
+                f"registry {source} line {line}: kind {kind_name!r} is not one of {kinds}"
+            ) from exc
+        entries.append(_entry(raw, kind, f"registry {source} line {line}"))
+    return entries
+
+
+def _unique(entries: Iterable[Entry], source: str) -> tuple[Entry, ...]:
+    seen: set[tuple[TargetKind, str]] = set()
+    for entry in entries:
+        key = (entry.target.kind, entry.mrid)
+        if key in seen:
+            raise ConfigError(f"registry {source}: {entry.target.kind.value} {entry.mrid} is listed twice")
+        seen.add(key)
+    return tuple(entries)
+
+
+def parse_registry(text: str, source: str) -> Registry:
+    """Parse registry text; CSV when ``source`` ends in ``.csv``, else YAML."""
+    entries = _from_csv(text, source) if source.lower().endswith(".csv") else _from_yaml(text, source)
+    return Registry(_unique(entries, source))
+
+
+def load_registry(path: Path) -> Registry:
+    """Read and validate a registry file; one-line :class:`ConfigError` on any problem."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read registry {path}: {exc.strerror}; check PUBLISHER_REGISTRY_FILE"
+        ) from exc
+    return parse_registry(text, str(path))
