@@ -13,6 +13,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import structlog
+
 from publisher import __version__
 from publisher.commands import register_all
 from publisher.config import Settings, load_settings
@@ -68,3 +70,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write(f"{PROG}: interrupted\n")
         return 130
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, never a traceback
+        structlog.get_logger(__name__).debug("command_crashed", exc_info=True)
+        sys.stderr.write(
+            f"{PROG}: internal error: {type(exc).__name__}: {exc} "
+            "(set PUBLISHER_LOG_LEVEL=debug for the traceback and report it)\n"
+        )
+        return 70

@@ -11,6 +11,7 @@ import csv
 import io
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -66,19 +67,21 @@ class Registry:
         """The targets this shard polls."""
         return Registry(tuple(e for e in self.entries if shard_of(e.mrid, shard_count) == shard_index))
 
+    @cached_property
+    def _zones(self) -> dict[str, ZoneInfo]:
+        return {e.mrid: ZoneInfo(e.timezone) for e in self.entries if e.timezone}
+
+    @cached_property
+    def _meters(self) -> dict[str, str]:
+        return {e.mrid: e.meter_mrid for e in self.entries if e.meter_mrid}
+
     def zone_of(self, usage_point: str) -> ZoneInfo | None:
-        """The configured zone of a usage point, if its entry names one."""
-        for entry in self.entries:
-            if entry.mrid == usage_point and entry.timezone:
-                return ZoneInfo(entry.timezone)
-        return None
+        """The configured zone of a usage point, if its entry names one (a dict look-up per reading)."""
+        return self._zones.get(usage_point)
 
     def meter_of(self, usage_point: str) -> str | None:
         """The configured meter of a usage point, if its entry names one."""
-        for entry in self.entries:
-            if entry.mrid == usage_point and entry.meter_mrid:
-                return entry.meter_mrid
-        return None
+        return self._meters.get(usage_point)
 
 
 def _entry(raw: Any, kind: TargetKind, where: str) -> Entry:

@@ -18,3 +18,10 @@ def captured_logs() -> Iterator[LogCapture]:
         yield capture
     finally:
         structlog.reset_defaults()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_logging() -> Iterator[None]:
+    """Each test starts from structlog's defaults, whatever an earlier test configured."""
+    yield
+    structlog.reset_defaults()

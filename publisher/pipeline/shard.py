@@ -1,0 +1,389 @@
+"""One shard's publishing engine: dedup, encode and produce a fetched window in one Kafka transaction.
+
+For each window the Netstream client returns, :meth:`ShardPublisher.publish` opens a transaction and
+writes, together:
+
+- a MeterReading event for every reading that is new or revised (identical ones are suppressed);
+- a DeadLetter record for every fragment the parser rejected and every reading that cannot be encoded;
+- the state records of every (series, local day) the window changed.
+
+Then it commits. If Kafka says the transaction must be aborted, the store rolls back to the last committed
+state and the same window is decided and produced again; nothing counts as done until it is committed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+import structlog
+
+from publisher.errors import ParseError, TransactionAbortable
+from publisher.kafka.avro import ValueCodec
+from publisher.kafka.murmur2 import partition_for
+from publisher.kafka.producer import TransactionalProducer
+from publisher.kafka.state_codec import decode_progress, encode_progress, parse_state_key, progress_key
+from publisher.kafka.statelog import read_to_end
+from publisher.netstream.client import FetchedWindow
+from publisher.netstream.localtime import local_date
+from publisher.netstream.model import Reading, TargetKind
+from publisher.netstream.parser import Rejected
+from publisher.netstream.readingtype import parse_reading_type
+from publisher.pipeline.events import Revision, Source, message_key, meter_reading
+from publisher.pipeline.events_dlq import dead_letter, reading_fragment
+from publisher.pipeline.series_store import Outcome, SeriesStore
+
+log = structlog.get_logger(__name__)
+
+_ABORT_RETRIES = 3
+
+
+@dataclass
+class CycleStats:
+    """Counts of one cycle (or one window); the fields of the ``cycle_completed`` log line."""
+
+    fetched: int = 0
+    new: int = 0
+    revised: int = 0
+    suppressed: int = 0
+    missing: int = 0
+    dlq: int = 0
+    windows: int = 0
+    failed_windows: int = 0
+    aborted: int = 0
+    per_topic: dict[str, int] = field(default_factory=dict)
+
+    def add(self, other: CycleStats) -> None:
+        """Accumulate another window's counts."""
+        for name in (
+            "fetched",
+            "new",
+            "revised",
+            "suppressed",
+            "missing",
+            "dlq",
+            "windows",
+            "failed_windows",
+            "aborted",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for topic, count in other.per_topic.items():
+            self.per_topic[topic] = self.per_topic.get(topic, 0) + count
+
+    def fields(self) -> dict[str, int]:
+        """Counts for a log line."""
+        return {
+            "fetched": self.fetched,
+            "new": self.new,
+            "revised": self.revised,
+            "suppressed": self.suppressed,
+            "missing": self.missing,
+            "dlq": self.dlq,
+            "windows": self.windows,
+            "failed_windows": self.failed_windows,
+            "aborted": self.aborted,
+        }
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Where records go: readings (with optional routes by kind or reading type), dead letters, state."""
+
+    readings: str
+    dlq: str
+    state: str
+    state_partitions: int
+    routes: Mapping[str, str] = field(default_factory=dict)
+
+    def for_reading(self, reading: Reading) -> str:
+        """A route for the reading type wins over one for the kind, which wins over the default topic."""
+        return self.routes.get(reading.reading_type) or self.routes.get(reading.kind.value) or self.readings
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A backfill job's progress, committed with the window that completes it."""
+
+    job_id: str
+    done: frozenset[int]
+
+
+class PipelineObserver(Protocol):
+    """Hooks for metrics; the pipeline itself knows nothing of Prometheus."""
+
+    def transaction_committed(self, stats: CycleStats) -> None: ...
+    def transaction_aborted(self) -> None: ...
+
+
+class _NoObserver:
+    def transaction_committed(self, stats: CycleStats) -> None:
+        """Ignore."""
+
+    def transaction_aborted(self) -> None:
+        """Ignore."""
+
+
+class ShardPublisher:
+    """Dedup and publish fetched windows for one shard, exactly once."""
+
+    def __init__(
+        self,
+        *,
+        producer: TransactionalProducer,
+        events: ValueCodec,
+        dead_letters: ValueCodec,
+        store: SeriesStore,
+        topics: Topics,
+        owned_partitions: Sequence[int],
+        kafka_config: Mapping[str, Any],
+        default_zone: ZoneInfo,
+        zone_for: Callable[[str], ZoneInfo | None] = lambda _up: None,
+        meter_for: Callable[[str], str | None] = lambda _up: None,
+        clock: Callable[[], datetime],
+        observer: PipelineObserver | None = None,
+    ) -> None:
+        self._producer = producer
+        self._events = events
+        self._dead_letters = dead_letters
+        self._store = store
+        self._topics = topics
+        self._owned = list(owned_partitions)
+        self._kafka_config = dict(kafka_config)
+        self._default_zone = default_zone
+        self._zone_for = zone_for
+        self._meter_for = meter_for
+        self._clock = clock
+        self._observer: PipelineObserver = observer or _NoObserver()
+        self._event_headers = events.headers()
+        self._dlq_headers = dead_letters.headers()
+        self._owner: dict[str, str] = {}
+
+    # ------------------------------------------------------------------ state
+
+    def zone(self, usage_point: str) -> ZoneInfo:
+        """The usage point's zone: its registry entry's, else the configured default."""
+        return self._zone_for(usage_point) or self._default_zone
+
+    def restore(self) -> int:
+        """Load the recent horizon of this shard's state (call after ``init_transactions``)."""
+        started = time.monotonic()
+        first = self._store.horizon_start(local_date(self._clock(), self._default_zone))
+        count = self._load(lambda day: day >= first)
+        self._store.mark_loaded(first)
+        log.info(
+            "state_restored",
+            records=count,
+            series=self._store.series_count(),
+            days=self._store.day_count(),
+            seconds=round(time.monotonic() - started, 3),
+        )
+        return count
+
+    def ensure_loaded(self, start: datetime, end: datetime) -> None:
+        """Load the state of every local day of ``[start, end)`` that the horizon does not hold."""
+        first = local_date(start, self._default_zone) - timedelta(days=1)
+        last = local_date(end, self._default_zone) + timedelta(days=1)
+        missing = set(self._store.unloaded_days(first, last))
+        if not missing:
+            return
+        count = self._load(lambda day: day in missing)
+        self._store.mark_loaded(first, last)
+        log.info("state_window_loaded", first=first.isoformat(), last=last.isoformat(), records=count)
+
+    def _load(self, wanted: Callable[[date], bool]) -> int:
+        def sink(key: bytes, value: bytes | None) -> None:
+            parsed = parse_state_key(key)
+            if parsed is not None and wanted(parsed[2]):
+                self._store.load_record(key, value)
+
+        return read_to_end(self._kafka_config, self._topics.state, self._owned, sink)
+
+    def evict(self) -> int:
+        """Drop state older than the horizon (bounded memory)."""
+        return self._store.evict_expired(local_date(self._clock(), self._default_zone))
+
+    def read_progress(self, job_id: str) -> frozenset[int]:
+        """The windows a backfill job has committed so far."""
+        wanted = progress_key(job_id)
+        found: list[bytes | None] = []
+
+        def sink(key: bytes, value: bytes | None) -> None:
+            if key == wanted:
+                found.append(value)
+
+        read_to_end(self._kafka_config, self._topics.state, [self._progress_partition()], sink)
+        if not found or found[-1] is None:
+            return frozenset()
+        return frozenset(decode_progress(found[-1]).windows_done)
+
+    def _progress_partition(self) -> int:
+        return self._owned[0]
+
+    # ------------------------------------------------------------------ publishing
+
+    def commit_progress(self, progress: Progress) -> None:
+        """Commit a backfill job's progress record in a transaction of its own."""
+        self._producer.begin()
+        try:
+            self._producer.produce(
+                self._topics.state,
+                encode_progress(progress.job_id, sorted(progress.done)),
+                key=progress_key(progress.job_id),
+                partition=self._progress_partition(),
+            )
+            self._producer.commit()
+        except BaseException:
+            self._producer.abort()
+            raise
+
+    def publish(self, window: FetchedWindow, *, source: Source) -> CycleStats:
+        """Publish one fetched window in one transaction; retry it after an abortable failure."""
+        self._remember_owners(window)
+        for attempt in range(1, _ABORT_RETRIES + 1):
+            self._store.begin()
+            self._producer.begin()
+            try:
+                stats = self._produce_window(window, source)
+                self._producer.commit()
+            except TransactionAbortable as exc:
+                self._producer.abort()
+                self._store.rollback()
+                self._observer.transaction_aborted()
+                log.warning("transaction_retried", attempt=attempt, error=exc.message)
+                if attempt == _ABORT_RETRIES:
+                    raise
+                continue
+            except BaseException:
+                self._producer.abort()
+                self._store.rollback()
+                self._observer.transaction_aborted()
+                raise
+            self._store.commit()
+            stats.aborted = attempt - 1
+            self._observer.transaction_committed(stats)
+            return stats
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _remember_owners(self, window: FetchedWindow) -> None:
+        """Map each usage point of the window to the target it was polled through (its state's home)."""
+        targets = window.request.targets
+        usage_points = {t.mrid for t in targets if t.kind is TargetKind.USAGE_POINT}
+        only = targets[0].mrid if len(targets) == 1 else None
+        for reading in window.parsed.readings:
+            up = reading.usage_point
+            if up in usage_points:
+                self._owner[up] = up
+            elif only is not None:
+                self._owner.setdefault(up, only)
+            else:
+                self._owner.setdefault(up, up)
+
+    def _produce_window(self, window: FetchedWindow, source: Source) -> CycleStats:
+        stats = CycleStats(windows=1)
+        polled_at = self._clock()
+        request = window.request
+        for rejected in window.parsed.rejected:
+            self._dead_letter(rejected, request.start, request.end, source, stats, polled_at)
+        for reading in window.parsed.readings:
+            stats.fetched += 1
+            self._one(reading, source, polled_at, stats, request.start, request.end)
+        self._write_state()
+        return stats
+
+    def _one(
+        self,
+        reading: Reading,
+        source: Source,
+        polled_at: datetime,
+        stats: CycleStats,
+        start: datetime,
+        end: datetime,
+    ) -> None:
+        if reading.meter is None and (meter := self._meter_for(reading.usage_point)) is not None:
+            reading = replace(reading, meter=meter)  # the registry's meter, when the response names none
+        rt = parse_reading_type(reading.reading_type)
+        zone = self.zone(reading.usage_point)
+        decision = self._store.decide(
+            reading.usage_point,
+            reading.reading_type,
+            zone,
+            reading.start,
+            reading.end,
+            rt.interval,
+            reading.value,
+            reading.quality,
+            reading.quality_codes,
+        )
+        if decision.outcome is Outcome.SUPPRESSED:
+            stats.suppressed += 1
+            return
+        revision = Revision(decision.revision, decision.previous_value, decision.previous_flags)
+        record = meter_reading(reading, rt, revision, polled_at=polled_at, source=source, timezone=zone.key)
+        try:
+            value = self._events.encode(record)
+        except ParseError as exc:
+            self._dead_letter(
+                Rejected(exc.message, reading_fragment(reading), reading.usage_point, reading.reading_type),
+                start,
+                end,
+                source,
+                stats,
+                polled_at,
+                stage="ENCODE",
+            )
+            return
+        topic = self._topics.for_reading(reading)
+        self._producer.produce(topic, value, key=message_key(reading), headers=self._event_headers)
+        stats.per_topic[topic] = stats.per_topic.get(topic, 0) + 1
+        self._store.apply(
+            reading.usage_point,
+            reading.reading_type,
+            zone,
+            reading.start,
+            reading.end,
+            rt.interval,
+            reading.value,
+            reading.quality,
+            reading.quality_codes,
+            decision.revision,
+        )
+        if decision.outcome is Outcome.NEW:
+            stats.new += 1
+        else:
+            stats.revised += 1
+        if reading.value is None:
+            stats.missing += 1
+
+    def _dead_letter(
+        self,
+        rejected: Rejected,
+        start: datetime,
+        end: datetime,
+        source: Source,
+        stats: CycleStats,
+        occurred_at: datetime,
+        *,
+        stage: str = "PARSE",
+    ) -> None:
+        record = dead_letter(rejected, start, end, source=source, stage=stage, occurred_at=occurred_at)
+        key = (rejected.usage_point or "").encode("utf-8") or None
+        self._producer.produce(
+            self._topics.dlq, self._dead_letters.encode(record), key=key, headers=self._dlq_headers
+        )
+        stats.dlq += 1
+
+    def _write_state(self) -> None:
+        for key, value in self._store.dirty_records():
+            parsed = parse_state_key(key)
+            assert parsed is not None
+            owner = self._owner.get(parsed[0], parsed[0])
+            self._producer.produce(
+                self._topics.state,
+                value,
+                key=key,
+                partition=partition_for(owner, self._topics.state_partitions),
+            )
