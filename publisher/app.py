@@ -23,7 +23,8 @@ from publisher.kafka.statelog import shard_partitions
 from publisher.kafka.topics import TopicSpec, ensure_topics
 from publisher.logsetup import librdkafka_logger
 from publisher.netstream.auth import ClientCredentialsProvider, StaticTokenProvider, TokenProvider
-from publisher.netstream.client import ClientObserver, ClientOptions, NetstreamClient
+from publisher.netstream.client import ClientObserver, ClientOptions, NetstreamClient, pooled_session
+from publisher.netstream.ratelimit import RateLimiter
 from publisher.pipeline.runner import Runner
 from publisher.pipeline.series_store import SeriesStore
 from publisher.pipeline.shard import PipelineObserver, ShardPublisher, Topics
@@ -84,12 +85,22 @@ def build_client(
     *,
     zone_for: Callable[[str], ZoneInfo | None] | None = None,
     observer: ClientObserver | None = None,
+    rate_share: float = 1.0,
 ) -> NetstreamClient:
-    """The Netstream client, authenticated as configured."""
+    """The Netstream client, authenticated as configured, using ``rate_share`` of the rate limit."""
     options = client_options(settings)
-    session = requests.Session()
+    session = pooled_session(options)  # shared by the token provider and the client; closed by the client
+    limiter = RateLimiter(
+        options.rate_per_second * rate_share, max(1, int(options.max_in_flight * rate_share))
+    )
     return NetstreamClient(
-        options, token_provider(settings, session), session=session, zone_for=zone_for, observer=observer
+        options,
+        token_provider(settings, session),
+        session=session,
+        owns_session=True,
+        zone_for=zone_for,
+        observer=observer,
+        limiter=limiter,
     )
 
 
@@ -178,6 +189,7 @@ def build_service(
     clock: Callable[[], datetime] = utc_now,
     client_observer: ClientObserver | None = None,
     pipeline_observer: PipelineObserver | None = None,
+    rate_share: float = 1.0,
 ) -> Service:
     """Wire registry, client, topics, producer, store and runner for this shard."""
     registry = load_shard_registry(settings)
@@ -185,7 +197,9 @@ def build_service(
     ensure_topics(AdminClient(config), topic_specs(settings))
     events, dead_letters = build_codecs(settings)
     stack = ExitStack()
-    client = build_client(settings, zone_for=registry.zone_of, observer=client_observer)
+    client = build_client(
+        settings, zone_for=registry.zone_of, observer=client_observer, rate_share=rate_share
+    )
     stack.callback(client.close)
     transactional_id = f"{settings.publisher_transactional_id_prefix}-{settings.publisher_shard_index}"
     producer = TransactionalProducer(config, transactional_id)

@@ -81,8 +81,12 @@ class PlanConfig(BaseModel):
 
 
 def default_plans() -> tuple[PlanConfig, ...]:
-    """The plan ``once`` and ``run`` use when the configuration names none: the last 48 hours."""
-    return (PlanConfig(name="recent", interval=timedelta(minutes=30), lookback=timedelta(hours=48)),)
+    """Plans used when the configuration names none: every 30 minutes over the last 6 hours, and daily at
+    03:00 local time over the last 14 days (for revisions and late data)."""
+    return (
+        PlanConfig(name="live", interval=timedelta(minutes=30), lookback=timedelta(hours=6)),
+        PlanConfig(name="daily", cron="0 3 * * *", lookback=timedelta(days=14)),
+    )
 
 
 class Settings(BaseSettings):
@@ -177,6 +181,15 @@ class Settings(BaseSettings):
         default=14, ge=1, le=400, description="days of dedup state kept in memory"
     )
     publisher_http_port: int = Field(default=8080, ge=0, le=65535, description="health and metrics port")
+    publisher_backfill_rate_share: float = Field(
+        default=0.25,
+        gt=0,
+        le=1,
+        description="share of NETSTREAM_RATE_LIMIT a backfill uses (live polling keeps the rest)",
+    )
+    publisher_shutdown_timeout: float = Field(
+        default=60.0, gt=0, description="seconds to finish or abort the open transaction on SIGTERM"
+    )
     publisher_log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="log level"
     )

@@ -61,7 +61,7 @@ def select(
 def run(settings: Settings, args: argparse.Namespace) -> int:
     """Run (or resume) the backfill with a progress bar of windows done out of total."""
     start, end = parse_window(args.start, args.end, settings.zone)
-    service = build_service(settings)
+    service = build_service(settings, rate_share=settings.publisher_backfill_rate_share)
     bar: tqdm[Any] | None = None
     started = time.monotonic()
 

@@ -188,7 +188,8 @@ def _nothing() -> Generator[FetchedWindow, None, None]:
 # ------------------------------------------------------------------------------------------------ client
 
 
-def _pooled_session(options: ClientOptions) -> requests.Session:
+def pooled_session(options: ClientOptions) -> requests.Session:
+    """A session with one pooled connection per in-flight request and no urllib3-level retries."""
     session = requests.Session()
     # max_retries=0: urllib3 never retries on its own; the transport's policy does
     adapter = HTTPAdapter(
@@ -213,10 +214,12 @@ class NetstreamClient:
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
         zone_for: Callable[[str], ZoneInfo | None] | None = None,
+        owns_session: bool | None = None,
     ) -> None:
         self._options = options
-        self._owns_session = session is None
-        self._session = session if session is not None else _pooled_session(options)
+        #: close the session on close(): always for our own, on request for one handed in
+        self._owns_session = session is None if owns_session is None else owns_session
+        self._session = session if session is not None else pooled_session(options)
         self._zone_for = zone_for
         self._transport = Transport(
             self._session,

@@ -8,6 +8,7 @@ restarted backfill skips what is done (and dedup makes any window that is redone
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -57,11 +58,18 @@ class Runner:
     """Drive the client and the shard publisher for cycles and backfills."""
 
     def __init__(
-        self, client: NetstreamClient, shard: ShardPublisher, *, clock: Callable[[], datetime]
+        self,
+        client: NetstreamClient,
+        shard: ShardPublisher,
+        *,
+        clock: Callable[[], datetime],
+        stop: threading.Event | None = None,
     ) -> None:
         self._client = client
         self._shard = shard
         self._clock = clock
+        #: set by a signal handler: finish the window in hand, start no other
+        self.stop = stop or threading.Event()
 
     def _publish_range(
         self, groups: Sequence[Group], start: datetime, end: datetime, source: Source
@@ -69,9 +77,15 @@ class Runner:
         stats = CycleStats()
         self._shard.ensure_loaded(start, end)
         for group in groups:
+            if self.stop.is_set():
+                break
             try:
-                for window in self._client.fetch(group.targets, group.reading_types, start, end):
+                windows = self._client.fetch(group.targets, group.reading_types, start, end)
+                for window in windows:
                     stats.add(self._shard.publish(window, source=source))
+                    if self.stop.is_set():
+                        windows.close()  # cancels requests not yet answered
+                        break
             except (NetstreamUnavailable, ParseError) as exc:
                 stats.failed_windows += 1
                 log.warning(
@@ -117,10 +131,13 @@ class Runner:
         log.info("backfill_started", job=job_id, windows_total=len(windows), already_done=len(done))
         total = CycleStats()
         for index, (window_start, window_end) in enumerate(windows):
+            if self.stop.is_set():
+                log.info("backfill_interrupted", job=job_id, windows_done=len(done))
+                break
             if index in done:
                 continue
             stats = self._publish_range(groups, window_start, window_end, Source.BACKFILL)
-            if stats.failed_windows == 0:
+            if stats.failed_windows == 0 and not self.stop.is_set():
                 done.add(index)
                 self._shard.commit_progress(Progress(job_id, frozenset(done)))
             total.add(stats)

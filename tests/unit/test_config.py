@@ -28,9 +28,10 @@ def test_defaults_match_the_design_contract() -> None:
     assert (settings.publisher_shard_index, settings.publisher_shard_count) == (0, 1)
     assert settings.publisher_http_port == 8080
     assert settings.publisher_state_horizon_days == 14
-    assert [p.name for p in settings.publisher_plans] == ["recent"]
-    assert settings.publisher_plans[0].lookback == timedelta(hours=48)
-    assert settings.publisher_plans[0].reading_types == (DEFAULT_READING_TYPE,)
+    live, daily = settings.publisher_plans
+    assert (live.name, live.interval, live.lookback) == ("live", timedelta(minutes=30), timedelta(hours=6))
+    assert (daily.name, daily.cron, daily.lookback) == ("daily", "0 3 * * *", timedelta(days=14))
+    assert live.reading_types == daily.reading_types == (DEFAULT_READING_TYPE,)
 
 
 def test_environment_wins_over_the_file(tmp_path: Path) -> None:
