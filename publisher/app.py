@@ -14,9 +14,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import requests
+import structlog
 from confluent_kafka.admin import AdminClient
 
 from publisher.config import Settings
+from publisher.errors import ConfigError
 from publisher.kafka.avro import ConfluentCodec, SingleObjectCodec, ValueCodec, load_schema, subject_for
 from publisher.kafka.producer import TransactionalProducer
 from publisher.kafka.statelog import shard_partitions
@@ -28,7 +30,7 @@ from publisher.netstream.ratelimit import RateLimiter
 from publisher.pipeline.runner import Runner
 from publisher.pipeline.series_store import SeriesStore
 from publisher.pipeline.shard import PipelineObserver, ShardPublisher, Topics
-from publisher.registry import Registry, load_registry
+from publisher.registry import LiveRegistry, Registry
 
 EVENT_SCHEMA = "meter_reading.avsc"
 DEAD_LETTER_SCHEMA = "dead_letter.avsc"
@@ -104,9 +106,26 @@ def build_client(
     )
 
 
+#: TLS checks every client makes unless the configuration says otherwise (librdkafka's own defaults, stated
+#: so that no library version or packaging can change them): verify the broker certificate and its host name
+KAFKA_TLS_DEFAULTS = {
+    "enable.ssl.certificate.verification": "true",
+    "ssl.endpoint.identification.algorithm": "https",
+}
+
+
 def kafka_config(settings: Settings) -> dict[str, Any]:
-    """librdkafka settings shared by every client: bootstrap, security passthrough and our logger."""
-    return {**settings.librdkafka(), "logger": librdkafka_logger()}
+    """librdkafka settings shared by every client: bootstrap, TLS checks, security passthrough, our logger."""
+    config = {**KAFKA_TLS_DEFAULTS, **settings.librdkafka()}
+    if config["enable.ssl.certificate.verification"].lower() in {"false", "0"} or config[
+        "ssl.endpoint.identification.algorithm"
+    ].lower() in {"none", ""}:
+        structlog.get_logger(__name__).warning(
+            "kafka_tls_verification_disabled",
+            certificate_verification=config["enable.ssl.certificate.verification"],
+            endpoint_identification=config["ssl.endpoint.identification.algorithm"],
+        )
+    return {**config, "logger": librdkafka_logger()}
 
 
 def build_codecs(settings: Settings) -> tuple[ValueCodec, ValueCodec]:
@@ -148,16 +167,15 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     return specs
 
 
-def load_shard_registry(settings: Settings) -> Registry:
-    """The registry entries this shard polls."""
+def load_shard_registry(settings: Settings) -> LiveRegistry:
+    """The registry entries this shard polls, reloadable when the file changes."""
     if settings.publisher_registry_file is None:
-        from publisher.errors import ConfigError  # noqa: PLC0415 - only on this error path
-
         raise ConfigError(
             "PUBLISHER_REGISTRY_FILE is not set; point it at the usage point registry (YAML or CSV)"
         )
-    registry = load_registry(settings.publisher_registry_file)
-    return registry.for_shard(settings.publisher_shard_index, settings.publisher_shard_count)
+    return LiveRegistry(
+        settings.publisher_registry_file, settings.publisher_shard_index, settings.publisher_shard_count
+    )
 
 
 @dataclass
@@ -165,13 +183,18 @@ class Service:
     """Everything one shard needs to publish, built and wired; close it when done."""
 
     settings: Settings
-    registry: Registry
+    live_registry: LiveRegistry
     client: NetstreamClient
     producer: TransactionalProducer
     shard: ShardPublisher
     runner: Runner
     store: SeriesStore
     _stack: ExitStack
+
+    @property
+    def registry(self) -> Registry:
+        """The registry in force for this cycle."""
+        return self.live_registry.current
 
     def start(self) -> None:
         """Fence older producers of this shard, then restore the state horizon (in that order)."""
@@ -202,7 +225,9 @@ def build_service(
     )
     stack.callback(client.close)
     transactional_id = f"{settings.publisher_transactional_id_prefix}-{settings.publisher_shard_index}"
-    producer = TransactionalProducer(config, transactional_id)
+    producer = TransactionalProducer(
+        config, transactional_id, outage_max=settings.publisher_broker_outage_max.total_seconds()
+    )
     stack.callback(producer.close)
     store = SeriesStore(horizon_days=settings.publisher_state_horizon_days)
     shard = ShardPublisher(
@@ -228,6 +253,7 @@ def build_service(
         meter_for=registry.meter_of,
         clock=clock,
         observer=pipeline_observer,
+        retry_for=settings.publisher_broker_outage_max.total_seconds(),
     )
     runner = Runner(client, shard, clock=clock)
     return Service(settings, registry, client, producer, shard, runner, store, stack)

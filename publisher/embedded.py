@@ -110,6 +110,7 @@ class EmbeddedBroker:
                 stdin=subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
+                start_new_session=True,  # a Ctrl-C in the terminal must not stop it before its clients
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -16,11 +16,14 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import structlog
 import yaml
 
 from publisher.errors import ConfigError
 from publisher.kafka.murmur2 import partition_for
 from publisher.netstream.model import Target, TargetKind
+
+log = structlog.get_logger(__name__)
 
 SECTIONS: Mapping[str, TargetKind] = {
     "usage_points": TargetKind.USAGE_POINT,
@@ -84,15 +87,32 @@ class Registry:
         return self._meters.get(usage_point)
 
 
+def _scalar(raw: Mapping[Any, Any], key: str, where: str) -> str | None:
+    """``raw[key]`` as stripped one-line text (None when absent or empty); never a list or a mapping,
+    whose text could be enormous (YAML aliases nest them exponentially)."""
+    value = raw.get(key)
+    if value is None:
+        return None
+    if isinstance(value, Mapping | list | tuple | set):
+        raise ConfigError(f"{where}: '{key}' must be a single value, not a {type(value).__name__}")
+    text = str(value).strip()
+    if not text.isprintable():
+        raise ConfigError(
+            f"{where}: '{key}' holds a control character (a line break or NUL); fix the quoting"
+        )
+    return text or None
+
+
 def _entry(raw: Any, kind: TargetKind, where: str) -> Entry:
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{where}: an entry must be a mapping with at least 'mrid'")
     unknown = set(raw) - _KEYS
     if unknown:
         raise ConfigError(
-            f"{where}: unknown key(s) {sorted(unknown)}; allowed: mrid, reading_types, meter_mrid, timezone"
+            f"{where}: unknown key(s) {sorted(map(str, unknown))}; allowed: mrid, reading_types, meter_mrid, "
+            "timezone"
         )
-    mrid = str(raw.get("mrid") or "").strip()
+    mrid = _scalar(raw, "mrid", where)
     if not mrid:
         raise ConfigError(f"{where}: 'mrid' is required")
     types = raw.get("reading_types") or ()
@@ -104,7 +124,7 @@ def _entry(raw: Any, kind: TargetKind, where: str) -> Entry:
         parts = code.split(".")
         if len(parts) != 18 or not all(p.lstrip("-").isdigit() for p in parts):
             raise ConfigError(f"{where}: {code!r} is not an 18-field reading type code like 0.0.5.4.1.1.12.…")
-    zone = raw.get("timezone") or None
+    zone = _scalar(raw, "timezone", where)
     if zone is not None:
         try:
             ZoneInfo(str(zone))
@@ -112,7 +132,7 @@ def _entry(raw: Any, kind: TargetKind, where: str) -> Entry:
             raise ConfigError(
                 f"{where}: {zone!r} is not an IANA time zone; use e.g. Australia/Sydney"
             ) from exc
-    meter = raw.get("meter_mrid") or None
+    meter = _scalar(raw, "meter_mrid", where)
     return Entry(Target(kind, mrid), tuple(types), str(meter) if meter else None, str(zone) if zone else None)
 
 
@@ -126,7 +146,8 @@ def _from_yaml(text: str, source: str) -> list[Entry]:
     unknown = set(data) - set(SECTIONS)
     if unknown:
         raise ConfigError(
-            f"registry {source}: unknown section(s) {sorted(unknown)}; allowed: {', '.join(SECTIONS)}"
+            f"registry {source}: unknown section(s) {sorted(map(str, unknown))}; "
+            f"allowed: {', '.join(SECTIONS)}"
         )
     entries: list[Entry] = []
     for section, kind in SECTIONS.items():
@@ -138,7 +159,13 @@ def _from_yaml(text: str, source: str) -> list[Entry]:
 
 
 def _from_csv(text: str, source: str) -> list[Entry]:
-    reader = csv.DictReader(io.StringIO(text))
+    try:
+        return _csv_entries(csv.DictReader(io.StringIO(text, newline="")), source)
+    except csv.Error as exc:
+        raise ConfigError(f"registry {source} is not valid CSV ({exc}); fix the quoting") from exc
+
+
+def _csv_entries(reader: csv.DictReader[str], source: str) -> list[Entry]:
     if reader.fieldnames is None or "mrid" not in reader.fieldnames:
         raise ConfigError(f"registry {source}: a CSV registry needs a header row with an 'mrid' column")
     entries = []
@@ -180,4 +207,56 @@ def load_registry(path: Path) -> Registry:
         raise ConfigError(
             f"cannot read registry {path}: {exc.strerror}; check PUBLISHER_REGISTRY_FILE"
         ) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"registry {path} is not UTF-8 (bad byte at offset {exc.start}); save it as UTF-8"
+        ) from exc
     return parse_registry(text, str(path))
+
+
+class LiveRegistry:
+    """This shard's registry, reloaded when its file changes; additions and removals apply at the next cycle.
+
+    A file that no longer loads (invalid while being edited, for example) keeps the previous registry in
+    force and logs ``registry_reload_failed``.
+    """
+
+    def __init__(self, path: Path, shard_index: int, shard_count: int) -> None:
+        self._path = path
+        self._shard = (shard_index, shard_count)
+        self._stamp = self._file_stamp()
+        self.current = load_registry(path).for_shard(*self._shard)
+
+    def _file_stamp(self) -> tuple[int, int] | None:
+        try:
+            stat = self._path.stat()
+        except OSError:
+            return None
+        return (stat.st_mtime_ns, stat.st_size)
+
+    def reload_if_changed(self) -> bool:
+        """Reload if the file changed since the last load; True if the registry was replaced."""
+        stamp = self._file_stamp()
+        if stamp == self._stamp:
+            return False
+        self._stamp = stamp
+        try:
+            fresh = load_registry(self._path).for_shard(*self._shard)
+        except ConfigError as exc:
+            log.warning("registry_reload_failed", path=str(self._path), error=exc.message)
+            return False
+        before = {e.target for e in self.current}
+        after = {e.target for e in fresh}
+        self.current = fresh
+        log.info(
+            "registry_reloaded", targets=len(fresh), added=len(after - before), removed=len(before - after)
+        )
+        return True
+
+    def zone_of(self, usage_point: str) -> ZoneInfo | None:
+        """The current registry's zone for a usage point."""
+        return self.current.zone_of(usage_point)
+
+    def meter_of(self, usage_point: str) -> str | None:
+        """The current registry's meter for a usage point."""
+        return self.current.meter_of(usage_point)

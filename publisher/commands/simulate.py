@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import threading
 from collections.abc import Callable
-from types import FrameType
 from typing import Any
 
 from publisher.config import Settings
+from publisher.signals import StopSignals
 from publisher.simulator.clock import SimClock
 from publisher.simulator.config import SimulatorConfig
 from publisher.simulator.server import SimulatorServer
@@ -38,11 +37,7 @@ def run(_settings: Settings, args: argparse.Namespace) -> int:
     server = SimulatorServer(config, host=args.host, port=args.port, clock=SimClock.system())
     stop = threading.Event()
 
-    def _stop(_signum: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
+    StopSignals(stop).install()
     server.start()
     sys.stdout.write(
         f"Netstream simulator listening on {server.base_url}\n"

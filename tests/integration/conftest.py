@@ -5,6 +5,7 @@ With ``KAFKA_BOOTSTRAP_SERVERS`` set, the tests use that cluster instead of star
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterator
 
@@ -39,8 +40,15 @@ def kafka_bootstrap() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def kafka_admin(kafka_bootstrap: str) -> AdminClient:
-    """An admin client on the session's broker."""
-    return AdminClient({"bootstrap.servers": kafka_bootstrap})
+    """An admin client on the session's broker.
+
+    It lives until the interpreter exits, after the broker stopped; its librdkafka log goes to a silent
+    logger so the "connection refused" of that moment does not end the test output.
+    """
+    quiet = logging.getLogger("tests.librdkafka")
+    quiet.addHandler(logging.NullHandler())
+    quiet.propagate = False
+    return AdminClient({"bootstrap.servers": kafka_bootstrap, "logger": quiet})
 
 
 @pytest.fixture

@@ -96,3 +96,26 @@ def test_sharding_is_stable_balanced_and_partitions_the_registry() -> None:
     assert all(900 <= n <= 1100 for n in counts.values()), counts
     assert shard_of("up-00001", 4) == shard_of("up-00001", 4)
     assert shard_of("foobar", 7) == (-790332482 & 0x7FFFFFFF) % 7
+
+
+def test_live_registry_reloads_changes_and_keeps_the_old_one_when_the_new_file_is_invalid(
+    tmp_path: Path, captured_logs: object
+) -> None:
+    from publisher.registry import LiveRegistry
+
+    path = tmp_path / "r.yaml"
+    path.write_text("usage_points:\n  - mrid: a\n  - mrid: b\n")
+    live = LiveRegistry(path, 0, 1)
+    assert [e.mrid for e in live.current] == ["a", "b"]
+    assert live.reload_if_changed() is False  # unchanged
+
+    path.write_text("usage_points:\n  - mrid: b\n  - mrid: c\n    timezone: Australia/Perth\n")
+    assert live.reload_if_changed() is True
+    assert [e.mrid for e in live.current] == ["b", "c"]
+    assert str(live.zone_of("c")) == "Australia/Perth"
+
+    path.write_text("usage_points: [\n")
+    assert live.reload_if_changed() is False
+    assert [e.mrid for e in live.current] == ["b", "c"]
+    events = [e["event"] for e in captured_logs.entries]  # type: ignore[attr-defined]
+    assert events == ["registry_reloaded", "registry_reload_failed"]
