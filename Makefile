@@ -12,7 +12,7 @@ VPY     := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help install tools test lint typecheck fmt unit integration run bench clean
+.PHONY: help install tools test lint typecheck fmt unit integration chaos audit fuzz run bench docs clean
 
 # Heavy command-line tools get a virtualenv of their own, so their pinned dependencies never constrain the
 # service's. The stamp names the version: changing CHECKOV_VERSION reinstalls.
@@ -42,9 +42,10 @@ $(TOOLS_STAMP):
 
 tools: $(TOOLS_STAMP) ## separate virtualenv (.tools) for heavy tools: checkov for the chart tests
 
-lint: $(STAMP) ## ruff: lint and format check
+lint: $(STAMP) ## ruff (lint and format check) and bandit (no high-severity finding in publisher/)
 	$(VPY) -m ruff check publisher tests
 	$(VPY) -m ruff format --check publisher tests
+	$(VPY) -m bandit -c pyproject.toml -r publisher -q --severity-level high
 
 typecheck: $(STAMP) ## mypy --strict on the package
 	$(VPY) -m mypy
@@ -62,12 +63,60 @@ integration: $(STAMP) ## integration tests only (embedded broker, real HTTP)
 test: lint typecheck tools ## lint, type check and the whole test suite (unit, integration, chart)
 	$(VPY) -m pytest tests $(PYTEST_ARGS)
 
+chaos: lint typecheck tools fuzz ## the reliability scenarios at full size (long; see docs/reliability.md)
+	PUBLISHER_CHAOS=full $(VPY) -m pytest tests/integration/reliability --timeout=3600 $(PYTEST_ARGS)
+
 run: $(STAMP) ## run the demo: embedded broker (unless KAFKA_BOOTSTRAP_SERVERS is set); Ctrl-C stops it
 	$(VPY) -m publisher.demo
 
-bench: $(STAMP) ## benchmarks (speed and memory goals live here, never in tests)
-	$(VPY) tests/bench/bench_state_memory.py
+# The benchmarks also need matplotlib (the `bench` extra) for their plot; `make test` does not.
+BENCH_STAMP := $(VENV)/.installed-bench
+
+$(BENCH_STAMP): $(STAMP)
+	$(VPY) -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	@touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP) ## benchmarks: tables, then name=value lines (BENCH_SIZE=quick|default|full)
+	PYTHONPATH=tests $(VPY) -m bench
+
+# Known vulnerabilities of every package installed in .venv, from the PyPI advisory database, by pip-audit in
+# a virtualenv of its own. --strict turns "could not be audited" into a failure: an unreachable or incomplete
+# database fails the target loudly, never passes it silently.
+AUDIT               := .audit
+PIP_AUDIT_VERSION   := 2.10.1
+AUDIT_STAMP         := $(AUDIT)/.installed-pip-audit-$(PIP_AUDIT_VERSION)
+
+$(AUDIT_STAMP):
+	@if [ -z "$(PYTHON)" ]; then echo "error: no Python 3.11+ found; install python3 (>= 3.11) or run make PYTHON=/path/to/python3" >&2; exit 2; fi
+	@test -x $(AUDIT)/bin/python || $(PYTHON) -m venv $(AUDIT)
+	$(AUDIT)/bin/python -m pip install --quiet --disable-pip-version-check 'pip-audit==$(PIP_AUDIT_VERSION)'
+	@rm -f $(AUDIT)/.installed-pip-audit-*
+	@touch $(AUDIT_STAMP)
+
+audit: $(STAMP) $(AUDIT_STAMP) ## vulnerability scan of .venv's packages; fails loudly if the database is unreachable
+	@$(VPY) -m pip freeze --disable-pip-version-check --exclude-editable > $(AUDIT)/requirements.txt
+	@$(AUDIT)/bin/pip-audit --requirement $(AUDIT)/requirements.txt --no-deps --disable-pip --strict \
+		--vulnerability-service pypi --progress-spinner off \
+	|| { echo "error: the vulnerability scan FAILED: a package has a known vulnerability, or the advisory" \
+		"database could not be reached or did not know a package (see above); nothing may be assumed safe" >&2; exit 1; }
+
+# Coverage-guided fuzzing of the parser with atheris (the `fuzz` extra): FUZZ_SECONDS long, seeded from the
+# bad-input corpus; new inputs and any crash reproducer are kept under build/fuzz/.
+FUZZ_SECONDS ?= 600
+FUZZ_STAMP   := $(VENV)/.installed-fuzz
+
+$(FUZZ_STAMP): $(STAMP)
+	$(VPY) -m pip install --quiet --disable-pip-version-check -e '.[dev,fuzz]'
+	@touch $(FUZZ_STAMP)
+
+fuzz: $(FUZZ_STAMP) ## fuzz the response parser with atheris for FUZZ_SECONDS (default 600)
+	@mkdir -p build/fuzz/corpus
+	$(VPY) tests/fuzz/fuzz_parser.py -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+		-artifact_prefix=build/fuzz/ -print_final_stats=1 build/fuzz/corpus tests/corpus/parser
+
+docs: $(STAMP) ## regenerate docs/configuration.md from the settings model
+	$(VPY) -m publisher.configdoc > docs/configuration.md
 
 clean: ## remove the environment, caches and build output
-	rm -rf $(VENV) $(TOOLS) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(TOOLS) $(AUDIT) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -29,7 +29,13 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 from publisher.errors import ConfigError
 from publisher.netstream.model import WireFormat
@@ -93,7 +99,12 @@ class Settings(BaseSettings):
     """All settings of netstream-publisher. Field ``x_y`` is env ``X_Y`` and YAML ``x: {y: ...}``."""
 
     model_config = SettingsConfigDict(
-        extra="forbid", case_sensitive=False, frozen=True, validate_default=True, env_ignore_empty=True
+        extra="forbid",
+        case_sensitive=False,
+        frozen=True,
+        validate_default=True,
+        env_ignore_empty=True,
+        allow_inf_nan=False,  # an infinite timeout or rate overflows sockets and sleeps at run time
     )
 
     # ------------------------------------------------------------------ Netstream
@@ -188,7 +199,21 @@ class Settings(BaseSettings):
         description="share of NETSTREAM_RATE_LIMIT a backfill uses (live polling keeps the rest)",
     )
     publisher_shutdown_timeout: float = Field(
-        default=60.0, gt=0, description="seconds to finish or abort the open transaction on SIGTERM"
+        default=20.0,
+        gt=0,
+        description=(
+            "seconds to finish or abort the open transaction on SIGTERM; the default leaves room to exit "
+            "within Kubernetes' default 30 s grace period"
+        ),
+    )
+    publisher_broker_outage_max: timedelta = Field(
+        default=timedelta(minutes=10),
+        gt=timedelta(0),
+        description=(
+            "longest Kafka outage the service rides out (ISO 8601 duration, e.g. PT10M): a transaction "
+            "waits for the broker, readiness fails meanwhile; past this the process exits non-zero so "
+            "Kubernetes restarts it"
+        ),
     )
     publisher_log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="log level"
@@ -197,7 +222,7 @@ class Settings(BaseSettings):
         default="auto", description="auto: JSON unless stdout is a terminal"
     )
     publisher_plans: tuple[PlanConfig, ...] = Field(
-        default_factory=default_plans, description="named poll plans (YAML)"
+        default_factory=default_plans, description="named poll plans"
     )
 
     @classmethod
@@ -315,6 +340,10 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}; check --config") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"config file {path} is not UTF-8 (bad byte at offset {exc.start}); save it as UTF-8"
+        ) from exc
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -377,6 +406,16 @@ def _one_line(exc: ValidationError) -> str:
     return f"invalid configuration: {label}: {message}{more}"
 
 
+def _undecodable(exc: SettingsError) -> str:
+    """One line for an environment value pydantic-settings could not decode (the value is never shown)."""
+    match = re.search(r'field "([a-z0-9_]+)"', str(exc))
+    label = _field_label(match.group(1)) if match else "a structured setting"
+    return (
+        f"invalid configuration: {label}: the environment value is not valid JSON; structured settings "
+        "(mappings, lists) take JSON in the environment, or set them in the YAML file"
+    )
+
+
 def load_settings(config_file: Path | None, environ: Mapping[str, str]) -> Settings:
     """Load and validate the configuration once. Raises :class:`ConfigError` with a one-line message."""
     values: dict[str, Any] = {}
@@ -390,5 +429,7 @@ def load_settings(config_file: Path | None, environ: Mapping[str, str]) -> Setti
         return Settings(**values)
     except ValidationError as exc:
         raise ConfigError(_one_line(exc)) from None
+    except SettingsError as exc:  # an environment value of a structured setting that is not JSON
+        raise ConfigError(_undecodable(exc)) from None
     finally:
         _ENVIRON.reset(token)

@@ -5,18 +5,25 @@ and are served inside ``poll``/``flush``; their errors are latched and raised on
 next ``produce``/``commit``, before any state advances. Transaction errors are handled as librdkafka
 documents them:
 
-- **retriable** (``err.retriable()``): the same call may be repeated (we retry ``commit``/``abort`` a few
-  times; a commit that still fails is aborted);
+- **retriable** (``err.retriable()``, e.g. the broker did not answer in time): the same call is repeated
+  until it succeeds or fails otherwise, for at most ``outage_max`` seconds (``PUBLISHER_BROKER_OUTAGE_MAX``);
+  past that the producer gives up as fatal, so the process exits and Kubernetes restarts it. A commit
+  whose outcome is unknown (its response was lost) is never turned into an abort: librdkafka resumes the
+  same commit, and the broker answers a repeated commit of a committed transaction with success. A flush
+  that leaves records undelivered keeps waiting the same way, since librdkafka goes on retrying them;
 - **abortable** (``err.txn_requires_abort()``): abort the transaction and redo the batch from the
-  last committed state (:class:`~publisher.errors.TransactionAbortable`). A flush that times out with records
-  undelivered is treated the same way: the batch is aborted and redone, never "produced again" inside the
-  same transaction;
+  last committed state (:class:`~publisher.errors.TransactionAbortable`). A record whose delivery failed
+  (e.g. it outlived ``message.timeout.ms``) is treated the same way: the batch is aborted and redone, never
+  "produced again" inside the same transaction;
 - **fatal** (``err.fatal()``, including a fenced producer) and anything else: the producer is unusable and the
-  process exits non-zero (:class:`~publisher.errors.KafkaFatalError`).
+  process exits non-zero (:class:`~publisher.errors.KafkaFatalError`). Once fatal, :meth:`abort` does not
+  talk to the broker any more: the next ``init_transactions`` of this shard aborts what is left open.
 """
 
 from __future__ import annotations
 
+import contextlib
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -28,7 +35,8 @@ from publisher.logsetup import librdkafka_logger
 
 log = structlog.get_logger(__name__)
 
-_COMMIT_ATTEMPTS = 3
+#: default of ``PUBLISHER_BROKER_OUTAGE_MAX``: seconds a call is retried while Kafka does not answer
+DEFAULT_OUTAGE_MAX = 600.0
 _FENCED = {
     KafkaError._FENCED,  # noqa: SLF001 - librdkafka's local error codes are underscore-named constants
     KafkaError.PRODUCER_FENCED,
@@ -36,12 +44,17 @@ _FENCED = {
 }
 
 Headers = Sequence[tuple[str, bytes]]
+#: serve delivery reports (only failures are reported) every this many records rather than after each one
+_POLL_EVERY = 64
 
 
 def producer_config(
     base: Mapping[str, Any], transactional_id: str, *, transaction_timeout_ms: int
 ) -> dict[str, Any]:
-    """librdkafka settings for an exactly-once producer; ``base`` (bootstrap, security) cannot weaken them."""
+    """librdkafka settings for an exactly-once producer; ``base`` (bootstrap, security) cannot weaken them.
+
+    ``transaction.timeout.ms`` is a tuning knob, not a guarantee: a value in ``base`` (the passthrough
+    ``KAFKA_TRANSACTION_TIMEOUT_MS``) wins over ``transaction_timeout_ms``."""
     return {
         "compression.type": "zstd",
         "linger.ms": 20,
@@ -50,7 +63,10 @@ def producer_config(
         "enable.idempotence": True,
         "acks": "all",
         "partitioner": "murmur2_random",
-        "transaction.timeout.ms": transaction_timeout_ms,
+        "transaction.timeout.ms": int(base.get("transaction.timeout.ms", transaction_timeout_ms)),
+        # only failures are latched, so only failures need a delivery report (a callback per record is
+        # the most expensive part of producing from Python)
+        "delivery.report.only.error": True,
         "logger": librdkafka_logger(),
     }
 
@@ -62,6 +78,11 @@ def classify(exc: KafkaException, action: str, transactional_id: str) -> Publish
         return KafkaFatalError(
             f"producer {transactional_id} was fenced while trying to {action}: another process with the same "
             "shard started; this one stops"
+        )
+    if error.code() == KafkaError._FATAL:  # noqa: SLF001 - librdkafka's local error code
+        return KafkaFatalError(
+            f"producer {transactional_id} cannot {action}: it is in a fatal state, most likely fenced "
+            "because another process with the same shard started; this one stops"
         )
     if error.fatal():
         return KafkaFatalError(f"fatal Kafka error while trying to {action}: {error.str()}")
@@ -92,12 +113,18 @@ class TransactionalProducer:
         timeout: float = 30.0,
         transaction_timeout_ms: int = 60_000,
         factory: Callable[[dict[str, Any]], Producer] = Producer,
+        outage_max: float = DEFAULT_OUTAGE_MAX,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.transactional_id = transactional_id
         self._timeout = timeout
-        self._producer = factory(
-            producer_config(base_config, transactional_id, transaction_timeout_ms=transaction_timeout_ms)
-        )
+        self._outage_max = outage_max
+        self._clock = clock
+        self._fatal = False
+        self._fatal_reason: KafkaError | None = None
+        config = producer_config(base_config, transactional_id, transaction_timeout_ms=transaction_timeout_ms)
+        config.setdefault("error_cb", self._on_error)
+        self._producer = factory(config)
         self._first_error: KafkaError | None = None
         self._failed = 0
         self._in_transaction = False
@@ -107,17 +134,63 @@ class TransactionalProducer:
 
     def init(self) -> None:
         """``init_transactions``: fences any older producer with this id and aborts its open transaction."""
-        for attempt in range(1, _COMMIT_ATTEMPTS + 1):
+        self._retry("initialise transactions", lambda: self._producer.init_transactions(self._timeout))
+        log.info("transactions_initialised", transactional_id=self.transactional_id)
+
+    def _retry(self, action: str, call: Callable[[], object]) -> None:
+        """Make a transactional call, repeating it while librdkafka calls its error retriable, for at most
+        ``outage_max`` seconds; an abortable error is raised as is, anything else (or the limit) as fatal."""
+        started = self._clock()
+        attempt = 0
+        while True:
             try:
-                self._producer.init_transactions(self._timeout)
+                call()
             except KafkaException as exc:
-                problem = classify(exc, "initialise transactions", self.transactional_id)
-                if isinstance(problem, RetryableError) and attempt < _COMMIT_ATTEMPTS:
-                    log.warning("transactions_init_retried", attempt=attempt, error=problem.message)
-                    continue
-                raise problem from exc
-            log.info("transactions_initialised", transactional_id=self.transactional_id)
-            return
+                problem = self._classify(exc, action)
+                if not isinstance(problem, RetryableError) or isinstance(problem, TransactionAbortable):
+                    raise problem from exc
+                self._give_up_after(started, action, problem.message)
+                attempt += 1
+                log.warning("kafka_call_retried", action=action, attempt=attempt, error=problem.message)
+            else:
+                return
+
+    def _give_up_after(self, started: float, action: str, why: str) -> None:
+        """Raise a fatal error once ``outage_max`` seconds have passed since ``started``."""
+        waited = self._clock() - started
+        if waited >= self._outage_max:
+            raise self._note(
+                KafkaFatalError(
+                    f"Kafka did not let producer {self.transactional_id} {action} for {waited:.0f}s, longer "
+                    f"than PUBLISHER_BROKER_OUTAGE_MAX ({self._outage_max:.0f}s): {why}; this process stops "
+                    "so that it is restarted"
+                )
+            )
+
+    def _on_error(self, error: KafkaError) -> None:
+        # librdkafka's error callback, served inside poll()/flush(): attribute stores only (see _delivered)
+        if error.fatal() and self._fatal_reason is None:
+            self._fatal_reason = error
+
+    def _classify(self, exc: KafkaException, action: str) -> PublisherError:
+        """:func:`classify`, naming the underlying cause (e.g. fenced) where librdkafka reports only
+        "Local: Fatal error" because the producer was already in a fatal state."""
+        error: KafkaError = exc.args[0]
+        if error.fatal() and error.code() != KafkaError._FATAL:  # noqa: SLF001 - librdkafka's local error code
+            self._fatal_reason = self._fatal_reason or error
+        elif error.code() == KafkaError._FATAL:  # noqa: SLF001 - as above
+            if self._fatal_reason is None:
+                with contextlib.suppress(Exception):
+                    self._producer.poll(0)  # serve the error callback that carries the cause
+            if self._fatal_reason is not None:
+                exc = KafkaException(self._fatal_reason)
+        return self._note(classify(exc, action, self.transactional_id))
+
+    def _note(self, problem: PublisherError) -> PublisherError:
+        """Remember that the producer became unusable when ``problem`` is fatal."""
+        if isinstance(problem, KafkaFatalError):
+            self._fatal = True
+        return problem
 
     def begin(self) -> None:
         """Open a transaction."""
@@ -126,7 +199,7 @@ class TransactionalProducer:
         try:
             self._producer.begin_transaction()
         except KafkaException as exc:
-            raise classify(exc, "begin a transaction", self.transactional_id) from exc
+            raise self._classify(exc, "begin a transaction") from exc
         self._in_transaction = True
 
     @property
@@ -144,32 +217,45 @@ class TransactionalProducer:
         partition: int | None = None,
     ) -> None:
         """Queue one record in the open transaction; raises latched delivery errors first."""
-        self.raise_latched()
-        kwargs: dict[str, Any] = {
-            "key": key,
-            "value": value,
-            "headers": list(headers),
-            "on_delivery": self._delivered,
-        }
-        if partition is not None:
-            kwargs["partition"] = partition
+        if self._first_error is not None:
+            self.raise_latched()
+        header_list = headers if type(headers) is list else list(headers)
+        delivered, produce = self._delivered, self._producer.produce
         while True:
             try:
-                self._producer.produce(topic, **kwargs)
+                if partition is None:
+                    produce(topic, value=value, key=key, headers=header_list, on_delivery=delivered)
+                else:
+                    produce(
+                        topic,
+                        value=value,
+                        key=key,
+                        partition=partition,
+                        headers=header_list,
+                        on_delivery=delivered,
+                    )
                 break
             except BufferError:
                 self._producer.poll(0.05)  # queue full: let deliveries drain, then try again
             except (KafkaException, SystemError) as exc:
                 raise self._unwrap(exc, "produce") from exc
         self.produced_in_transaction += 1
-        try:
-            self._producer.poll(0)
-        except (KafkaException, SystemError) as exc:
-            raise self._unwrap(exc, "produce") from exc
+        if not self.produced_in_transaction % _POLL_EVERY:
+            try:
+                self._producer.poll(0)
+            except (KafkaException, SystemError) as exc:
+                raise self._unwrap(exc, "produce") from exc
 
     def _unwrap(self, exc: Exception, action: str) -> Exception:
         cause = kafka_cause(exc)
-        return classify(cause, action, self.transactional_id) if cause is not None else exc
+        if cause is not None:
+            return self._classify(cause, action)
+        # confluent-kafka can also fail a call with a bare SystemError once the producer is in a fatal state
+        self._fatal = True
+        return KafkaFatalError(
+            f"the Kafka producer {self.transactional_id} failed fatally while trying to {action} "
+            "(it may have been fenced by another process of this shard); this process stops"
+        )
 
     def _flush(self, action: str) -> int:
         try:
@@ -192,48 +278,41 @@ class TransactionalProducer:
         if first is None:
             return
         if first.fatal() or first.code() in _FENCED:
-            raise classify(KafkaException(first), "deliver a record", self.transactional_id)
+            raise self._classify(KafkaException(first), "deliver a record")
         raise TransactionAbortable(f"{failed} record(s) were not delivered: {first.str()}")
 
     def commit(self) -> None:
-        """Flush, surface delivery errors, then commit. On any abortable failure abort and raise."""
+        """Flush, surface delivery errors, then commit. On any abortable failure abort and raise.
+
+        While the broker does not answer, both the flush and the commit are waited for (up to
+        ``outage_max``); a commit that timed out is resumed, never aborted, because it may have happened."""
         try:
-            remaining = self._flush("commit")
+            started = self._clock()
+            while remaining := self._flush("commit"):
+                self.raise_latched()
+                self._give_up_after(started, "deliver its records", f"{remaining} record(s) not delivered")
+                log.warning("transaction_flush_waited", remaining=remaining)
             self.raise_latched()
-            if remaining:
-                raise TransactionAbortable(  # noqa: TRY301 - handled by the abort below, like the others
-                    f"{remaining} record(s) not delivered within {self._timeout:.0f}s"
-                )
-            for attempt in range(1, _COMMIT_ATTEMPTS + 1):
-                try:
-                    self._producer.commit_transaction(self._timeout)
-                except KafkaException as exc:
-                    problem = classify(exc, "commit", self.transactional_id)
-                    if isinstance(problem, RetryableError) and not isinstance(problem, TransactionAbortable):
-                        if attempt < _COMMIT_ATTEMPTS:
-                            log.warning("transaction_commit_retried", attempt=attempt, error=problem.message)
-                            continue
-                        raise TransactionAbortable(f"commit did not complete: {problem.message}") from exc
-                    raise problem from exc
-                break
+            self._retry("commit", lambda: self._producer.commit_transaction(self._timeout))
         except TransactionAbortable:
             self.abort()
             raise
         self._in_transaction = False
 
     def abort(self) -> None:
-        """Abort the open transaction (idempotent); a failure to abort is fatal."""
+        """Abort the open transaction (idempotent); a failure to abort is fatal.
+
+        A fatal producer (fenced, or a commit that could not complete) leaves the transaction to the broker:
+        the next ``init_transactions`` of this shard aborts it."""
         if not self._in_transaction:
             return
-        for attempt in range(1, _COMMIT_ATTEMPTS + 1):
-            try:
-                self._producer.abort_transaction(self._timeout)
-            except KafkaException as exc:
-                problem = classify(exc, "abort", self.transactional_id)
-                if isinstance(problem, RetryableError) and attempt < _COMMIT_ATTEMPTS:
-                    continue
-                raise KafkaFatalError(f"could not abort the transaction: {problem.message}") from exc
-            break
+        if self._fatal:
+            self._in_transaction = False
+            return
+        try:
+            self._retry("abort", lambda: self._producer.abort_transaction(self._timeout))
+        except TransactionAbortable as exc:
+            raise self._note(KafkaFatalError(f"could not abort the transaction: {exc.message}")) from exc
         self._first_error, self._failed = None, 0
         self._in_transaction = False
         log.info("transaction_aborted", transactional_id=self.transactional_id)
@@ -243,4 +322,5 @@ class TransactionalProducer:
         try:
             self.abort()
         finally:
-            self._flush("close")
+            if not self._fatal:
+                self._flush("close")

@@ -38,7 +38,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from fastavro import schemaless_reader, schemaless_writer
 
@@ -76,13 +76,35 @@ def state_key(usage_point: str, reading_type: str, day: date) -> bytes:
 
 def parse_state_key(key: bytes) -> tuple[str, str, date] | None:
     """``(usage point, reading type, day)`` of a day-state key; ``None`` for keys of other records."""
+    if b"%" not in key:  # nothing escaped (the usual key): split the bytes, UTF-8 never hides a "|" byte
+        parts_b = key.split(b"|")
+        if len(parts_b) == 4 and parts_b[0] == b"day":
+            day = _DAYS.get(parts_b[3])
+            if day is None:
+                return _parse_state_key(key)
+            try:
+                return parts_b[1].decode(), parts_b[2].decode(), day
+            except UnicodeDecodeError:
+                return None
+    return _parse_state_key(key)
+
+
+#: day part of a key -> its date: a restore reads the same few days for every series
+_DAYS: dict[bytes, date] = {}
+_DAYS_LIMIT = 1 << 14
+
+
+def _parse_state_key(key: bytes) -> tuple[str, str, date] | None:
     parts = _split_key(key, _DAY_TAG, 4)
     if parts is None or len(parts[3]) != 10:
         return None
     try:
-        return _unescape(parts[1]), _unescape(parts[2]), date.fromisoformat(parts[3])
+        parsed = _unescape(parts[1]), _unescape(parts[2]), date.fromisoformat(parts[3])
     except ValueError:
         return None
+    if len(_DAYS) < _DAYS_LIMIT:
+        _DAYS[parts[3].encode()] = parsed[2]
+    return parsed
 
 
 def progress_key(job_id: str) -> bytes:
@@ -117,7 +139,18 @@ class Quality:
     @classmethod
     def of(cls, flags: int | None, codes: Iterable[str]) -> Quality:
         """The identity of a reading's quality: codes count only when there are no flags."""
-        return cls(flags, ()) if flags is not None else cls(None, tuple(codes))
+        if flags is not None:
+            quality = _BY_FLAGS.get(flags)
+            if quality is None:
+                quality = cls(flags, ())
+                if len(_BY_FLAGS) < _BY_FLAGS_LIMIT:
+                    _BY_FLAGS[flags] = quality  # a handful of flag values cover nearly every reading
+            return quality
+        return cls(None, tuple(codes))
+
+
+_BY_FLAGS: dict[int, Quality] = {}
+_BY_FLAGS_LIMIT = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,6 +320,7 @@ _INT_CODES = {1: "b", 2: "h", 4: "i", 8: "q"}
 _INT64 = 1 << 63
 #: significant digits that always fit a signed 64-bit integer
 _MAX_DIGITS = 18
+_POWERS = tuple(10**n for n in range(40))
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,6 +337,24 @@ def split_decimal(value: Decimal) -> tuple[int, int] | None:
 
     ``None`` when the value has more significant digits than a 64-bit integer always holds.
     """
+    if not value.is_finite():
+        return _split_decimal(value)  # raises
+    split = _SPLITS.get(value, _UNKNOWN)  # equal decimals (0.10, 0.1) split the same
+    if split is _UNKNOWN:
+        split = _split_decimal(value)
+        if len(_SPLITS) >= _SPLITS_LIMIT:
+            _SPLITS.clear()
+        _SPLITS[value] = split
+    return cast(tuple[int, int] | None, split)
+
+
+_UNKNOWN = object()
+#: meter values repeat (kWh with three decimals): most readings' split is a dictionary hit
+_SPLITS: dict[Decimal, object] = {}
+_SPLITS_LIMIT = 1 << 16
+
+
+def _split_decimal(value: Decimal) -> tuple[int, int] | None:
     if not value.is_finite():
         raise ValueError(f"{value} is not a finite decimal")
     sign, digits, exponent = value.as_tuple()
@@ -421,7 +473,8 @@ class DayDraft:
             self.tags.extend([0] * grow)
             self.mantissas.extend([0] * grow)
         tag = self._quality_index(published.quality) + 1
-        self.wide.pop(slot, None)
+        if self.wide:  # usually empty: skip the lookup
+            self.wide.pop(slot, None)
         self.mantissas[slot] = 0
         if published.value is None:
             tag |= MISSING
@@ -430,7 +483,7 @@ class DayDraft:
         self.tags[slot] = tag
         if published.revision:
             self.revisions[slot] = published.revision
-        else:
+        elif self.revisions:
             self.revisions.pop(slot, None)
 
     def published(self, slot: int) -> Published | None:
@@ -490,7 +543,9 @@ class DayDraft:
         mantissa, exponent = split
         if exponent < self.exponent:
             self._rescale(exponent)
-        mantissa *= 10 ** (exponent - self.exponent)
+        shift = exponent - self.exponent
+        if shift:
+            mantissa *= _POWERS[shift] if shift < len(_POWERS) else 10**shift
         if -_INT64 <= mantissa < _INT64:
             self.mantissas[slot] = mantissa
         else:

@@ -72,7 +72,8 @@ def read_to_end(
                         done.add(int(message.partition() or 0))
                         continue
                     raise RetryableError(f"reading state topic {topic} failed: {error.str()}")
-                done.discard(int(message.partition() or 0))
+                if done:  # a partition that was at its end got more records
+                    done.discard(int(message.partition() or 0))
                 key = message.key()
                 if key is not None:
                     sink(key, message.value())

@@ -335,13 +335,17 @@ class NetstreamClient:
         call = HttpCall(
             self._options.url, render_request(request, fmt, self._options.default_zone), media, media
         )
-        return self._transport.post(call, self._parse, split_too_large=split_too_large)
+        window = (request.start.astimezone(UTC), request.end.astimezone(UTC))
+        return self._transport.post(
+            call, lambda body: self._parse(body, window), split_too_large=split_too_large
+        )
 
-    def _parse(self, body: bytes) -> ParsedResponse:
+    def _parse(self, body: bytes, window: tuple[datetime, datetime]) -> ParsedResponse:
         return parse_response(
             body,
             self._options.fmt,
             default_zone=self._options.default_zone,
             zone_for=self._zone_for,
             max_bytes=self._options.max_response_bytes,
+            window=window,
         )

@@ -49,6 +49,11 @@ def _require_aware(moment: datetime, what: str) -> None:
 # ------------------------------------------------------------------------------------------------ parsing
 
 
+#: first and last calendar year a timestamp may name: anything else is a corrupt or placeholder date (year 1,
+#: 9999) that would only overflow date arithmetic further down (the next local day of 9999-12-31)
+PLAUSIBLE_YEARS = (1970, 2199)
+
+
 def _bad_timestamp(text: str, problem: str) -> ParseError:
     return ParseError(
         f"timestamp {text[:_EXCERPT]!r} {problem}; expected ISO 8601 such as 2025-03-01T00:00:00 "
@@ -70,6 +75,11 @@ def parse_timestamp(text: str, zone: ZoneInfo, *, fold: int = 0) -> datetime:
     if match is None:
         raise _bad_timestamp(text, "is not an ISO 8601 date and time")
     part = match.groupdict()
+    if not PLAUSIBLE_YEARS[0] <= int(part["year"]) <= PLAUSIBLE_YEARS[1]:
+        raise _bad_timestamp(
+            text,
+            f"is outside the plausible years {PLAUSIBLE_YEARS[0]}-{PLAUSIBLE_YEARS[1]} of a meter reading",
+        )
     fraction = (part["fraction"] or "")[:_MICRO_DIGITS].ljust(_MICRO_DIGITS, "0")
     tzinfo: timezone | None = None
     if part["utc"]:

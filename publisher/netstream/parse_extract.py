@@ -48,6 +48,7 @@ from publisher.netstream.readingtype import ReadingType, parse_reading_type
 
 _BLOCK_KEYS = frozenset({"intervalblockints", "intervalblocks"})
 _REGISTER_KEY = "readings"
+_METER_READING_KEY = "meterreading"
 _MAX_REASON = 400
 _INTERVAL = ReadingKind.INTERVAL
 
@@ -104,8 +105,10 @@ class Extractor:
         xml: bool,
         default_zone: ZoneInfo,
         zone_for: Callable[[str], ZoneInfo | None] | None,
+        window: tuple[datetime, datetime] | None = None,
     ) -> None:
         self.readings: list[Reading] = []
+        self._window = window  # the UTC window requested: places blocks inside a repeated local hour
         self.rejected: list[Rejected] = []
         self._xml = xml
         self._default_zone = default_zone
@@ -142,6 +145,10 @@ class Extractor:
                         self._register(item, key, ids)
                 elif lower not in IDENTIFIER_KEYS and isinstance(value, list | dict | XmlObj):
                     nested.append(value)
+                elif lower == _METER_READING_KEY and value is not None and value != "":
+                    self._reject(
+                        f"{key} is a single value, expected an object or an array of them", value, key, ids
+                    )
             stack.extend((value, ids) for value in reversed(nested))
 
     # -------------------------------------------------------------------------------------------- helpers
@@ -206,7 +213,8 @@ class Extractor:
             raise ParseError("interval block has values but no timePeriod.start; cannot place the values")
         end_text = get_text(period, "end") if period is not None else None
         flags = parallel_flags(block, len(values))
-        return place_block(start_text, end_text, len(values), series.rt, series.zone), flags
+        placed = place_block(start_text, end_text, len(values), series.rt, series.zone, within=self._window)
+        return placed, flags
 
     def _emit_values(
         self,

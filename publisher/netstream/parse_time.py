@@ -18,12 +18,20 @@ _TINY = timedelta(microseconds=1)
 
 
 def place_block(
-    start_text: str, end_text: str | None, count: int, rt: ReadingType, zone: ZoneInfo
+    start_text: str,
+    end_text: str | None,
+    count: int,
+    rt: ReadingType,
+    zone: ZoneInfo,
+    *,
+    within: tuple[datetime, datetime] | None = None,
 ) -> list[tuple[datetime, datetime]]:
     """The UTC intervals of a block's ``count`` values; ParseError if they cannot be placed.
 
-    When the block's start or end is a local time that occurs twice, the reading that makes the
-    values exactly fill ``[start, end)`` wins; failing that, the first that fits at all.
+    When the block's start or end is a local time that occurs twice, a reading that keeps the values inside
+    ``within`` (the UTC window the request asked for) wins first, then one that makes the values exactly
+    fill ``[start, end)``; failing both, the first that fits at all. The window is what tells a block lying
+    wholly inside the repeated hour (``02:00``-``02:30`` twice over) which of the two hours it is.
     """
     start = parse_timestamp(start_text, zone)
     end = parse_timestamp(end_text, zone) if end_text is not None else None
@@ -33,7 +41,8 @@ def place_block(
     ends = dict.fromkeys((end, parse_timestamp(end_text, zone, fold=1) if end_text is not None else None))
     if len(starts) == 1 and len(ends) == 1:
         return block_intervals(start, count, rt, zone, end)
-    fallback: list[tuple[datetime, datetime]] | None = None
+    best: list[tuple[datetime, datetime]] | None = None
+    best_rank = (False, False)
     error: ParseError | None = None
     for candidate_start in starts:
         for candidate_end in ends:
@@ -42,13 +51,14 @@ def place_block(
             except ParseError as exc:
                 error = error or exc
                 continue
-            if candidate_end is None or intervals[-1][1] == candidate_end:
-                return intervals
-            fallback = fallback or intervals
-    if fallback is None:
+            inside = within is None or (within[0] <= intervals[0][0] and intervals[-1][1] <= within[1])
+            rank = (inside, candidate_end is None or intervals[-1][1] == candidate_end)
+            if best is None or rank > best_rank:
+                best, best_rank = intervals, rank
+    if best is None:
         assert error is not None  # every candidate failed, so one error was kept
         raise error
-    return fallback
+    return best
 
 
 def end_stamped(text: str, zone: ZoneInfo, previous_end: datetime | None) -> datetime:

@@ -16,6 +16,7 @@ becomes a :class:`Rejected` entry and the rest of the document is still read.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -42,13 +43,16 @@ def parse_response(
     default_zone: ZoneInfo,
     zone_for: Callable[[str], ZoneInfo | None] | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    window: tuple[datetime, datetime] | None = None,
 ) -> ParsedResponse:
     """Every reading of a GetMeterReadings response, plus the elements that had to be rejected.
 
     ``zone_for(usage_point_mrid)`` names a usage point's time zone (``None``: ``default_zone``); offset-less
     times in the response are wall-clock times in that zone. It is asked once per usage point and
-    response, and must not raise. Raises :class:`ParseError` only when the document as a whole cannot be
-    understood; per-element problems are returned in ``rejected``, in document order, as are the readings.
+    response, and must not raise. ``window`` is the UTC ``(start, end)`` the request asked for: it tells
+    which of two repeated local hours (autumn fall-back) a block wholly inside that hour means. Raises
+    :class:`ParseError` only when the document as a whole cannot be understood; per-element problems are
+    returned in ``rejected``, in document order, as are the readings.
     """
     fmt = WireFormat(fmt)
     if len(body) > max_bytes:
@@ -60,7 +64,9 @@ def parse_response(
     if not body or body.isspace():
         raise ParseError("response body is empty; the service sent no document, retry the request")
     root = decode_xml(body) if fmt is WireFormat.XML else decode_json(body)
-    extractor = Extractor(xml=fmt is WireFormat.XML, default_zone=default_zone, zone_for=zone_for)
+    extractor = Extractor(
+        xml=fmt is WireFormat.XML, default_zone=default_zone, zone_for=zone_for, window=window
+    )
     extractor.run(root)
     result = ParsedResponse(extractor.readings, extractor.rejected)
     log.debug(

@@ -9,6 +9,10 @@ zero, and then sleeps until its token would have been earned. Concurrent callers
 order they asked, with no polling loop, and every wait goes through the injected ``sleep`` (tests pass a
 fake clock and a fake sleep and check the waits exactly).
 
+:meth:`RateLimiter.hold` honours a server's ``Retry-After`` for the whole client: a 429 or 503 tells the
+client, not one request, to wait ("before making a new request", RFC 6585), so every request admitted after
+the hold waits for its end, then requests start again at the steady rate.
+
 :meth:`RateLimiter.scaled` makes a *view* for lower-priority work (backfill while live polling runs): it
 has its own, smaller bucket and in-flight cap, and it draws from the parent's bucket and slots as well, so
 the two together never exceed the parent's limits.
@@ -36,15 +40,36 @@ class _Bucket:
         self._tokens = self.burst
         self._last = clock()
 
+    def _refill(self, now: float) -> None:
+        # ``_last`` may lie in the future during a hold: nothing is earned before it
+        if now > self._last:
+            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+            self._last = now
+
     def reserve(self) -> float:
         """Take one token now; return how long to wait before it is really ours (0.0 if at once)."""
         with self._lock:
             now = self._clock()
-            earned = max(0.0, now - self._last) * self.rate
-            self._tokens = min(self.burst, self._tokens + earned)
-            self._last = now
+            self._refill(now)
             self._tokens -= 1.0
-            return 0.0 if self._tokens >= 0.0 else -self._tokens / self.rate
+            ready = self._last + max(0.0, -self._tokens) / self.rate
+            return max(0.0, ready - now)
+
+    def hold(self, seconds: float) -> None:
+        """Start no request for ``seconds`` from now, then resume at the steady rate without a burst.
+
+        The bucket's clock is moved to the end of the hold with at most one token, so the requests queued
+        behind the hold still start at most ``rate`` per second: a hold never packs starts closer together
+        than the bucket allows.
+        """
+        with self._lock:
+            now = self._clock()
+            self._refill(now)
+            until = now + seconds
+            if until <= self._last:
+                return
+            self._tokens = min(1.0, self.burst, self._tokens + (until - self._last) * self.rate)
+            self._last = until
 
 
 class RateLimiter:
@@ -105,6 +130,13 @@ class RateLimiter:
                 self._sleep(wait)
                 waited += wait
         return waited
+
+    def hold(self, seconds: float) -> None:
+        """The server asked the client to wait (``Retry-After``): no request of this limiter, its parent or
+        any view sharing its buckets starts for ``seconds``; requests already admitted are not recalled."""
+        if seconds > 0.0:
+            for bucket in self._buckets:
+                bucket.hold(seconds)
 
     def release(self) -> None:
         """Give back the in-flight slot taken by :meth:`acquire`."""

@@ -20,7 +20,8 @@ unusable URL                             ConfigError naming NETSTREAM_BASE_URL
 =======================================  ===================================================================
 
 Waiting between attempts: ``Retry-After`` (delta-seconds or HTTP-date, RFC 9110) is honoured exactly when the
-server sends it, capped at ``retry_after_max``; otherwise full jitter,
+server sends it, capped at ``retry_after_max``, and by the whole client: the rate limiter holds every request
+that has not started yet until the wait is over (:meth:`RateLimiter.hold`); otherwise full jitter,
 ``rng.uniform(0, min(backoff_max, backoff_initial * 2**retry))`` with ``retry`` counting from 0. After
 ``max_retries`` retries the call raises NetstreamUnavailable. Every wait goes through the injected ``sleep``.
 Neither the token nor the Authorization header is ever logged.
@@ -347,6 +348,9 @@ class Transport:
             started = time.monotonic()
             outcome = self._exchange(call, headers, split_too_large=split_too_large)
             self._observer.request_completed(outcome.status, time.monotonic() - started)
+            if isinstance(outcome, _Failure) and outcome.retry_after is not None:
+                # before the slot is given back: no request of this client starts until the wait is over
+                self._limiter.hold(min(outcome.retry_after, self._policy.retry_after_max))
         finally:
             self._limiter.release()
         if isinstance(outcome, _Fatal):

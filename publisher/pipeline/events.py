@@ -6,10 +6,13 @@ republish of the same fact (a retried batch, a replay) carries the same id and c
 
 from __future__ import annotations
 
+import hashlib
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Any
 
 from publisher.netstream.model import Reading, ReadingKind, isoformat_z
@@ -51,20 +54,56 @@ class Source(StrEnum):
 def event_id(
     usage_point: str, reading_type: str, start: datetime | None, end: datetime, revision: int
 ) -> str:
-    """Deterministic id of one published fact."""
-    start_text = isoformat_z(start) if start is not None else "-"
-    name = f"{usage_point}|{reading_type}|{start_text}|{isoformat_z(end)}|{revision}"
-    return str(uuid.uuid5(EVENT_NAMESPACE, name))
+    """Deterministic id of one published fact: ``uuid5(EVENT_NAMESPACE, "<up>|<rt>|<start>|<end>|<rev>")``."""
+    start_text = _utc_text(start) if start is not None else "-"
+    hasher = _NAMESPACE_SHA1.copy()
+    hasher.update(f"{usage_point}|{reading_type}|{start_text}|{_utc_text(end)}|{revision}".encode())
+    # str(uuid.uuid5(...)) by hand (same text), without building a UUID object per event: the first 16
+    # bytes of the SHA-1, with the version nibble set to 5 and the variant bits to 10
+    h = hasher.hexdigest()
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
 
 
-def reading_type_record(rt: ReadingType) -> dict[str, Any]:
-    """The nested ReadingType record: the code, its 18 fields, interval length and unit symbol."""
+_NAMESPACE_SHA1 = hashlib.sha1(EVENT_NAMESPACE.bytes, usedforsecurity=False)
+#: hex digit -> the same digit with its two high bits set to the RFC 4122 variant (10)
+_VARIANT = {f"{n:x}": f"{(n & 0x3) | 0x8:x}" for n in range(16)}
+_TEXTS: dict[datetime, str] = {}
+_TEXTS_LIMIT = 4096
+
+
+def _utc_text(moment: datetime) -> str:
+    """:func:`isoformat_z`, remembered: neighbouring readings share instants (one's end, the next's start)."""
+    text = _TEXTS.get(moment)
+    if text is None or moment.tzinfo is not UTC:
+        text = isoformat_z(moment)
+        if moment.tzinfo is UTC:
+            if len(_TEXTS) >= _TEXTS_LIMIT:
+                _TEXTS.clear()
+            _TEXTS[moment] = text
+    return text
+
+
+def reading_type_record(rt: ReadingType) -> Mapping[str, Any]:
+    """The nested ReadingType record: the code, its 18 fields, interval length and unit symbol.
+
+    Read-only and shared by every event of the reading type (the encoder memoises its bytes by identity).
+    """
+    hit = _TYPE_RECORDS.get(rt.mrid)
+    if hit is not None and hit[0] is rt:  # parse_reading_type hands out one object per code
+        return hit[1]
     record: dict[str, Any] = {"mrid": rt.mrid}
     for name in _READING_TYPE_FIELDS:
         record[name] = getattr(rt, name)
     record["interval_seconds"] = rt.interval_seconds
     record["unit_symbol"] = rt.unit_symbol
-    return record
+    frozen = MappingProxyType(record)
+    if len(_TYPE_RECORDS) >= _TEXTS_LIMIT:
+        _TYPE_RECORDS.clear()
+    _TYPE_RECORDS[rt.mrid] = (rt, frozen)
+    return frozen
+
+
+_TYPE_RECORDS: dict[str, tuple[ReadingType, Mapping[str, Any]]] = {}
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,8 @@ import structlog
 
 from publisher.errors import NetstreamUnavailable, ParseError
 from publisher.netstream.client import NetstreamClient, plan_windows
-from publisher.netstream.model import Target
+from publisher.netstream.model import Target, TargetKind
+from publisher.netstream.parser import Rejected
 from publisher.pipeline.events import Source
 from publisher.pipeline.shard import CycleStats, Progress, ShardPublisher
 from publisher.registry import Entry
@@ -41,6 +42,19 @@ def group_targets(entries: Iterable[Entry], default_types: Sequence[str]) -> lis
         types = tuple(entry.reading_types) or tuple(default_types)
         groups.setdefault(types, []).append(entry.target)
     return [Group(tuple(targets), types) for types, targets in groups.items()]
+
+
+def _requests(groups: Sequence[Group]) -> list[tuple[tuple[Target, ...], tuple[str, ...]]]:
+    """What to fetch: a group's usage points together (the client batches them), every group or meter
+    target on its own, so each series that comes back is owned by exactly one target and its state
+    lives in that target's shard partition."""
+    out: list[tuple[tuple[Target, ...], tuple[str, ...]]] = []
+    for group in groups:
+        usage_points = tuple(t for t in group.targets if t.kind is TargetKind.USAGE_POINT)
+        if usage_points:
+            out.append((usage_points, group.reading_types))
+        out.extend(((t,), group.reading_types) for t in group.targets if t.kind is not TargetKind.USAGE_POINT)
+    return out
 
 
 def backfill_job_id(groups: Sequence[Group], start: datetime, end: datetime, window: timedelta) -> str:
@@ -76,11 +90,11 @@ class Runner:
     ) -> CycleStats:
         stats = CycleStats()
         self._shard.ensure_loaded(start, end)
-        for group in groups:
+        for targets, reading_types in _requests(groups):
             if self.stop.is_set():
                 break
             try:
-                windows = self._client.fetch(group.targets, group.reading_types, start, end)
+                windows = self._client.fetch(targets, reading_types, start, end)
                 for window in windows:
                     stats.add(self._shard.publish(window, source=source))
                     if self.stop.is_set():
@@ -92,9 +106,12 @@ class Runner:
                     "window_failed",
                     start=start.isoformat(),
                     end=end.isoformat(),
-                    targets=len(group.targets),
+                    targets=len(targets),
                     error=exc.message,
                 )
+                if isinstance(exc, ParseError):  # unreadable even after retries: keep the body and reason
+                    rejected = Rejected(exc.message, exc.fragment)
+                    stats.add(self._shard.publish_dead_letter(rejected, start, end, source=source))
         return stats
 
     def cycle(self, plan_name: str, groups: Sequence[Group], lookback: timedelta) -> CycleStats:
@@ -103,6 +120,8 @@ class Runner:
         now = self._clock()
         start = (now - lookback).replace(minute=0, second=0, microsecond=0)
         stats = self._publish_range(groups, start, now, Source.SCHEDULED)
+        if not self.stop.is_set() and stats.new + stats.revised + stats.dlq == 0:
+            self._shard.confirm_ownership()  # nothing was committed: still check for a newer process
         self._shard.evict()
         log.info(
             "cycle_completed",
@@ -141,7 +160,7 @@ class Runner:
                 done.add(index)
                 self._shard.commit_progress(Progress(job_id, frozenset(done)))
             total.add(stats)
-            self._shard.evict()
+            self._shard.evict(keep_from=window_end)
             if on_window is not None:
                 on_window(len(done), len(windows), total)
         log.info(

@@ -8,7 +8,10 @@ writes, together:
 - the state records of every (series, local day) the window changed.
 
 Then it commits. If Kafka says the transaction must be aborted, the store rolls back to the last committed
-state and the same window is decided and produced again; nothing counts as done until it is committed.
+state and the same window is decided and produced again; nothing counts as done until it is committed. A
+window is tried at least three times, and for as long as ``retry_for`` (``PUBLISHER_BROKER_OUTAGE_MAX``):
+while the broker is unreachable every attempt ends when its records time out (``transaction.timeout.ms``),
+and giving up after three of them would fail the cycle and leave the backlog to the next one.
 """
 
 from __future__ import annotations
@@ -30,9 +33,9 @@ from publisher.kafka.state_codec import decode_progress, encode_progress, parse_
 from publisher.kafka.statelog import read_to_end
 from publisher.netstream.client import FetchedWindow
 from publisher.netstream.localtime import local_date
-from publisher.netstream.model import Reading, TargetKind
+from publisher.netstream.model import Reading, ReadingKind, TargetKind
 from publisher.netstream.parser import Rejected
-from publisher.netstream.readingtype import parse_reading_type
+from publisher.netstream.readingtype import ReadingType, parse_reading_type
 from publisher.pipeline.events import Revision, Source, message_key, meter_reading
 from publisher.pipeline.events_dlq import dead_letter, reading_fragment
 from publisher.pipeline.series_store import Outcome, SeriesStore
@@ -40,6 +43,14 @@ from publisher.pipeline.series_store import Outcome, SeriesStore
 log = structlog.get_logger(__name__)
 
 _ABORT_RETRIES = 3
+#: seconds between two attempts at a window once the first three have failed
+_RETRY_PAUSE = 1.0
+#: default of ``retry_for``: ``PUBLISHER_BROKER_OUTAGE_MAX``'s default
+DEFAULT_RETRY_FOR = 600.0
+_FIRST_PUBLICATION = Revision(0)  # immutable: one instance for every new reading
+
+#: key of the tombstone that :meth:`ShardPublisher.confirm_ownership` commits to the state topic
+OWNERSHIP_KEY = b"ownership-check"
 
 
 @dataclass
@@ -56,6 +67,7 @@ class CycleStats:
     failed_windows: int = 0
     aborted: int = 0
     per_topic: dict[str, int] = field(default_factory=dict)
+    revised_per_topic: dict[str, int] = field(default_factory=dict)
 
     def add(self, other: CycleStats) -> None:
         """Accumulate another window's counts."""
@@ -73,6 +85,8 @@ class CycleStats:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for topic, count in other.per_topic.items():
             self.per_topic[topic] = self.per_topic.get(topic, 0) + count
+        for topic, count in other.revised_per_topic.items():
+            self.revised_per_topic[topic] = self.revised_per_topic.get(topic, 0) + count
 
     def fields(self) -> dict[str, int]:
         """Counts for a log line."""
@@ -117,6 +131,7 @@ class PipelineObserver(Protocol):
 
     def transaction_committed(self, stats: CycleStats) -> None: ...
     def transaction_aborted(self) -> None: ...
+    def window_published(self, window: FetchedWindow, zone_of: Callable[[str], ZoneInfo]) -> None: ...
 
 
 class _NoObserver:
@@ -125,6 +140,24 @@ class _NoObserver:
 
     def transaction_aborted(self) -> None:
         """Ignore."""
+
+    def window_published(self, window: FetchedWindow, zone_of: Callable[[str], ZoneInfo]) -> None:
+        """Ignore."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Series:
+    """What the readings of one series in one window share: looked up once, not per reading."""
+
+    usage_point: str
+    reading_type: str
+    meter: str | None  #: as the response names it
+    kind: ReadingKind
+    registry_meter: str | None  #: the registry's meter, when the response names none
+    rt: ReadingType
+    interval: timedelta | None
+    zone: ZoneInfo
+    topic: str
 
 
 class ShardPublisher:
@@ -145,7 +178,13 @@ class ShardPublisher:
         meter_for: Callable[[str], str | None] = lambda _up: None,
         clock: Callable[[], datetime],
         observer: PipelineObserver | None = None,
+        retry_for: float = DEFAULT_RETRY_FOR,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        self._retry_for = retry_for
+        self._monotonic = monotonic
+        self._sleep = sleep
         self._producer = producer
         self._events = events
         self._dead_letters = dead_letters
@@ -161,6 +200,7 @@ class ShardPublisher:
         self._event_headers = events.headers()
         self._dlq_headers = dead_letters.headers()
         self._owner: dict[str, str] = {}
+        self._series: _Series | None = None
 
     # ------------------------------------------------------------------ state
 
@@ -198,13 +238,17 @@ class ShardPublisher:
         def sink(key: bytes, value: bytes | None) -> None:
             parsed = parse_state_key(key)
             if parsed is not None and wanted(parsed[2]):
-                self._store.load_record(key, value)
+                self._store.load_record(key, value, parsed)
 
         return read_to_end(self._kafka_config, self._topics.state, self._owned, sink)
 
-    def evict(self) -> int:
-        """Drop state older than the horizon (bounded memory)."""
-        return self._store.evict_expired(local_date(self._clock(), self._default_zone))
+    def evict(self, keep_from: datetime | None = None) -> int:
+        """Drop state older than the horizon (bounded memory) — but keep the days from ``keep_from`` on, so a
+        backfill walking forward through old windows does not reload days it still needs."""
+        cutoff = self._store.horizon_start(local_date(self._clock(), self._default_zone))
+        if keep_from is not None:
+            cutoff = min(cutoff, local_date(keep_from, self._default_zone) - timedelta(days=1))
+        return self._store.evict_before(cutoff)
 
     def read_progress(self, job_id: str) -> frozenset[int]:
         """The windows a backfill job has committed so far."""
@@ -240,10 +284,48 @@ class ShardPublisher:
             self._producer.abort()
             raise
 
+    def confirm_ownership(self) -> None:
+        """Prove that this process still owns the shard: commit one tombstone under :data:`OWNERSHIP_KEY`.
+
+        A transaction without records never reaches the broker, so a cycle that had nothing to publish
+        would never learn that a newer process of the same shard fenced this one. This transaction does:
+        a fenced producer fails here (fatal), so the older process stops within one cycle even when idle.
+        The record is a tombstone (compaction removes it) whose key no state reader recognises.
+        """
+        self._producer.begin()
+        try:
+            self._producer.produce(
+                self._topics.state, None, key=OWNERSHIP_KEY, partition=self._progress_partition()
+            )
+            self._producer.commit()
+        except BaseException:
+            self._producer.abort()
+            raise
+
+    def publish_dead_letter(
+        self, rejected: Rejected, start: datetime, end: datetime, *, source: Source
+    ) -> CycleStats:
+        """Dead-letter a response that could not be read at all, in a transaction of its own.
+
+        Nothing else of the window is published or marked done, so the next cycle fetches it again."""
+        stats = CycleStats()
+        self._producer.begin()
+        try:
+            self._dead_letter(rejected, start, end, source, stats, self._clock())
+            self._producer.commit()
+        except BaseException:
+            self._producer.abort()
+            raise
+        return stats
+
     def publish(self, window: FetchedWindow, *, source: Source) -> CycleStats:
-        """Publish one fetched window in one transaction; retry it after an abortable failure."""
+        """Publish one fetched window in one transaction; retry it after an abortable failure (at least
+        three attempts, and more while the first failure is less than ``retry_for`` seconds old)."""
         self._remember_owners(window)
-        for attempt in range(1, _ABORT_RETRIES + 1):
+        started = self._monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
             self._store.begin()
             self._producer.begin()
             try:
@@ -254,8 +336,10 @@ class ShardPublisher:
                 self._store.rollback()
                 self._observer.transaction_aborted()
                 log.warning("transaction_retried", attempt=attempt, error=exc.message)
-                if attempt == _ABORT_RETRIES:
-                    raise
+                if attempt >= _ABORT_RETRIES:
+                    if self._monotonic() - started >= self._retry_for:
+                        raise
+                    self._sleep(_RETRY_PAUSE)
                 continue
             except BaseException:
                 self._producer.abort()
@@ -265,8 +349,8 @@ class ShardPublisher:
             self._store.commit()
             stats.aborted = attempt - 1
             self._observer.transaction_committed(stats)
+            self._observer.window_published(window, self.zone)
             return stats
-        raise AssertionError("unreachable")  # pragma: no cover
 
     def _remember_owners(self, window: FetchedWindow) -> None:
         """Map each usage point of the window to the target it was polled through (its state's home)."""
@@ -286,6 +370,7 @@ class ShardPublisher:
         stats = CycleStats(windows=1)
         polled_at = self._clock()
         request = window.request
+        self._series = None  # zones and routes are looked up afresh for every window
         for rejected in window.parsed.rejected:
             self._dead_letter(rejected, request.start, request.end, source, stats, polled_at)
         for reading in window.parsed.readings:
@@ -293,6 +378,36 @@ class ShardPublisher:
             self._one(reading, source, polled_at, stats, request.start, request.end)
         self._write_state()
         return stats
+
+    def _series_of(self, reading: Reading) -> _Series:
+        """What every reading of the reading's series shares; remembered while the series repeats."""
+        last = self._series
+        if (
+            last is not None
+            and last.usage_point is reading.usage_point
+            and last.reading_type is reading.reading_type
+            and last.meter is reading.meter
+            and last.kind is reading.kind
+        ):
+            return last
+        meter = reading.meter
+        if meter is None:
+            meter = self._meter_for(reading.usage_point)  # the registry's, when the response names none
+        rt = parse_reading_type(reading.reading_type)
+        zone = self.zone(reading.usage_point)
+        series = _Series(
+            usage_point=reading.usage_point,
+            reading_type=reading.reading_type,
+            meter=reading.meter,
+            kind=reading.kind,
+            registry_meter=meter if reading.meter is None else None,
+            rt=rt,
+            interval=rt.interval,
+            zone=zone,
+            topic=self._topics.for_reading(reading),
+        )
+        self._series = series
+        return series
 
     def _one(
         self,
@@ -303,17 +418,18 @@ class ShardPublisher:
         start: datetime,
         end: datetime,
     ) -> None:
-        if reading.meter is None and (meter := self._meter_for(reading.usage_point)) is not None:
-            reading = replace(reading, meter=meter)  # the registry's meter, when the response names none
-        rt = parse_reading_type(reading.reading_type)
-        zone = self.zone(reading.usage_point)
-        decision = self._store.decide(
+        series = self._series_of(reading)
+        if series.registry_meter is not None:
+            reading = replace(reading, meter=series.registry_meter)
+        zone = series.zone
+        store = self._store
+        decision = store.decide(
             reading.usage_point,
             reading.reading_type,
             zone,
             reading.start,
             reading.end,
-            rt.interval,
+            series.interval,
             reading.value,
             reading.quality,
             reading.quality_codes,
@@ -321,8 +437,13 @@ class ShardPublisher:
         if decision.outcome is Outcome.SUPPRESSED:
             stats.suppressed += 1
             return
-        revision = Revision(decision.revision, decision.previous_value, decision.previous_flags)
-        record = meter_reading(reading, rt, revision, polled_at=polled_at, source=source, timezone=zone.key)
+        if decision.outcome is Outcome.NEW:
+            revision = _FIRST_PUBLICATION
+        else:
+            revision = Revision(decision.revision, decision.previous_value, decision.previous_flags)
+        record = meter_reading(
+            reading, series.rt, revision, polled_at=polled_at, source=source, timezone=zone.key
+        )
         try:
             value = self._events.encode(record)
         except ParseError as exc:
@@ -336,16 +457,16 @@ class ShardPublisher:
                 stage="ENCODE",
             )
             return
-        topic = self._topics.for_reading(reading)
+        topic = series.topic
         self._producer.produce(topic, value, key=message_key(reading), headers=self._event_headers)
         stats.per_topic[topic] = stats.per_topic.get(topic, 0) + 1
-        self._store.apply(
+        store.apply(
             reading.usage_point,
             reading.reading_type,
             zone,
             reading.start,
             reading.end,
-            rt.interval,
+            series.interval,
             reading.value,
             reading.quality,
             reading.quality_codes,
@@ -355,6 +476,7 @@ class ShardPublisher:
             stats.new += 1
         else:
             stats.revised += 1
+            stats.revised_per_topic[topic] = stats.revised_per_topic.get(topic, 0) + 1
         if reading.value is None:
             stats.missing += 1
 

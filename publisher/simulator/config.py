@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -159,17 +160,25 @@ class SimulatorConfig:
 
     # ------------------------------------------------------------------------------------- lookups
 
+    @functools.cached_property
+    def _by_mrid(self) -> dict[str, SimUsagePoint]:
+        # built once: a lookup per request must not cost a pass over every usage point
+        return {point.mrid: point for point in self.usage_points}
+
+    @functools.cached_property
+    def _by_meter(self) -> dict[str, SimUsagePoint]:
+        return {point.meter_mrid: point for point in self.usage_points if point.meter_mrid}
+
     def usage_point(self, mrid: str) -> SimUsagePoint | None:
         """The usage point with this mRID, if configured."""
-        return next((point for point in self.usage_points if point.mrid == mrid), None)
+        return self._by_mrid.get(mrid)
 
     def resolve(self, targets: Iterable[Target]) -> list[SimUsagePoint]:
         """The usage points a request names, groups and meters expanded, in order, each once.
 
         Unknown mRIDs resolve to nothing (the service answers "what is available").
         """
-        by_mrid = {point.mrid: point for point in self.usage_points}
-        by_meter = {point.meter_mrid: point for point in self.usage_points if point.meter_mrid}
+        by_mrid, by_meter = self._by_mrid, self._by_meter
         found: dict[str, SimUsagePoint] = {}
         for target in targets:
             if target.kind is TargetKind.USAGE_POINT:

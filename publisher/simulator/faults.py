@@ -3,11 +3,15 @@
 A rule applies to requests whose path starts with ``path`` (the default ``/api/`` means GetMeterReadings;
 ``/`` also hits the token endpoint) and, if ``match_body`` is set, whose body matches that regex. Rules
 are tried in the order they were added; the first that matches is used up by one and applied. Admin
-requests (``/_sim/…``) are never faulted.
+requests (``/_sim/…``) are never faulted. A rule with ``probability`` below 1 applies to a matching request
+only that often (drawn from the plan's seeded generator, so a storm is reproducible); a request it lets pass
+goes on to the next rule and does not use up ``times``.
 """
 
 from __future__ import annotations
 
+import math
+import random
 import re
 import threading
 from collections.abc import Mapping
@@ -16,7 +20,7 @@ from typing import Any, Literal, get_args
 
 from publisher.errors import ConfigError
 
-FaultKind = Literal["status", "slow", "drop", "truncate", "malformed", "extra_fields", "expire_token"]
+FaultKind = Literal["status", "slow", "hang", "drop", "truncate", "malformed", "extra_fields", "expire_token"]
 FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 
 
@@ -25,8 +29,10 @@ class FaultRule:
     """One way to misbehave.
 
     ``status``: answer with ``status`` (401 with ``WWW-Authenticate``, others with ProblemDetails) and, if
-    given, ``Retry-After: <retry_after>``. ``slow``: wait ``delay`` seconds, then answer normally. ``drop``:
-    close the connection without an answer. ``truncate``: promise the full Content-Length, send half, close.
+    given, ``Retry-After: <retry_after>``. ``slow``: wait ``delay`` seconds, then answer normally. ``hang``:
+    read the request and never answer; the connection stays open until the client gives up or the simulator
+    stops (a hung upstream). ``drop``: close the connection without an answer. ``truncate``: promise the
+    full Content-Length, send half, close.
     ``malformed``: 200 with a body that does not parse. ``extra_fields``: 200 with the right data plus
     unknown keys/elements. ``expire_token``: revoke every issued token, then answer 401.
     """
@@ -38,6 +44,7 @@ class FaultRule:
     times: int | None = 1
     path: str = "/api/"
     match_body: str | None = None
+    probability: float = 1.0
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -54,6 +61,15 @@ class FaultRule:
             raise ConfigError(f"fault path {self.path!r} must start with '/'; e.g. /api/ or /")
         if self.retry_after is not None and not isinstance(self.retry_after, str):
             raise ConfigError("fault retry_after must be a string such as '2' or an HTTP date")
+        if (
+            isinstance(self.probability, bool)
+            or not isinstance(self.probability, int | float)
+            or not math.isfinite(self.probability)
+            or not 0.0 < self.probability <= 1.0
+        ):
+            raise ConfigError(
+                f"fault probability {self.probability!r} is invalid; use a fraction in (0, 1], e.g. 0.5"
+            )
         if self.match_body is not None:
             try:
                 re.compile(self.match_body)
@@ -91,11 +107,12 @@ class FaultRule:
 
 
 class FaultPlan:
-    """The active fault rules of one simulator (thread-safe)."""
+    """The active fault rules of one simulator (thread-safe); ``seed`` fixes probabilistic rules' draws."""
 
-    def __init__(self) -> None:
+    def __init__(self, seed: int = 0) -> None:
         self._lock = threading.Lock()
         self._entries: list[tuple[FaultRule, list[int | None]]] = []
+        self._rng = random.Random(seed)  # noqa: S311 - reproducible fault draws, not cryptography
 
     def add(self, rule: FaultRule) -> None:
         """Append ``rule``; it applies ``rule.times`` times (forever if None)."""
@@ -118,6 +135,8 @@ class FaultPlan:
         with self._lock:
             for index, (rule, remaining) in enumerate(self._entries):
                 if not rule.matches(path, body):
+                    continue
+                if rule.probability < 1.0 and self._rng.random() >= rule.probability:
                     continue
                 left = remaining[0]
                 if left is not None:

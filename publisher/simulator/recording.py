@@ -11,8 +11,10 @@ from typing import Any
 class RecordedRequest:
     """One request and what the simulator did with it.
 
-    ``status`` is ``None`` when the connection was dropped without an answer; ``fault`` names the fault
-    kind applied, if any; ``at`` is ``time.monotonic()`` when the request arrived. ``headers`` keeps the
+    ``status`` is ``None`` when the connection was dropped or hung without an answer; ``fault`` names the
+    fault kind applied, if any; ``at`` is ``time.monotonic()`` when the request arrived and ``answered`` when
+    its answer was ready to send (for a dropped or hung connection: when the simulator chose not to answer),
+    so a client's wait after an answer is ``next.at - answered``. ``headers`` keeps the
     header names as sent (they may include credentials: never log them).
     """
 
@@ -23,6 +25,7 @@ class RecordedRequest:
     status: int | None
     fault: str | None
     at: float
+    answered: float | None = None
 
     def summary(self) -> dict[str, Any]:
         """A credential-free summary (what the admin API returns)."""
@@ -32,6 +35,7 @@ class RecordedRequest:
             "status": self.status,
             "fault": self.fault,
             "at": self.at,
+            "answered": self.answered,
         }
 
 

@@ -134,7 +134,7 @@ class SimulatorServer:
     ) -> None:
         self.config = config
         self.clock = clock if clock is not None else SimClock(datetime.now(UTC))
-        self.faults = FaultPlan()
+        self.faults = FaultPlan(config.seed)
         self._host = host
         self._port = port
         self._service = SimulatorService(config, self.clock, tenant)
@@ -198,8 +198,10 @@ class SimulatorServer:
         ``event`` set by its SIGINT/SIGTERM handler.
         """
         self.start()
+        stop = stop or threading.Event()
         try:
-            (stop or threading.Event()).wait()
+            while not stop.wait(0.2):  # wake up so the main thread runs pending signal handlers
+                pass
         finally:
             self.stop()
 
@@ -286,9 +288,11 @@ class SimulatorServer:
             log.debug(
                 "fault_injected", kind=rule.kind, path=path, status=rule.status if fault == "status" else None
             )
-        if rule is not None and rule.kind == "drop":
+        if rule is not None and rule.kind in ("drop", "hang"):
             handler.close_connection = True
-            self._record(RecordedRequest(method, path, headers, body, None, fault, arrived))
+            self._record(RecordedRequest(method, path, headers, body, None, fault, arrived, time.monotonic()))
+            if rule.kind == "hang":
+                self._hang(handler)
             return
         try:
             answer = self._answer(rule, method, path, lower, body)
@@ -296,8 +300,29 @@ class SimulatorServer:
             log.exception("request_crashed", method=method, path=path)
             answer = problem_answer(Problem(500))
         # Recorded before answering, so a client that has its answer always finds the record.
-        self._record(RecordedRequest(method, path, headers, body, answer.status, fault, arrived))
+        self._record(
+            RecordedRequest(method, path, headers, body, answer.status, fault, arrived, time.monotonic())
+        )
         handler.send(answer, truncate=fault == "truncate")
+
+    def _hang(self, handler: _Handler) -> None:
+        """Say nothing until the client hangs up or the simulator stops."""
+        connection = handler.connection
+        previous = connection.gettimeout()
+        connection.settimeout(0.05)
+        try:
+            while not self._stopping.is_set():
+                try:
+                    if not connection.recv(1, socket.MSG_PEEK):
+                        return  # the client closed its end
+                except TimeoutError:
+                    continue
+                except OSError:
+                    return
+                # the client sent more bytes (a pipelined request) without waiting: keep saying nothing
+                self._stopping.wait(0.05)
+        finally:
+            connection.settimeout(previous)
 
     def _record(self, item: RecordedRequest) -> None:
         self._log.append(item)

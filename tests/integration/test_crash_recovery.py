@@ -18,11 +18,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
 
 from publisher.simulator.clock import SimClock
 from publisher.simulator.faults import FaultRule
 from publisher.simulator.server import SimulatorServer
+from support.kafka import Watermarks
 from support.pipeline import fact_of_event, latest, read_events, small_config, truth, wiring, write_registry
 
 NOW = datetime(2025, 4, 10, 0, 0, tzinfo=UTC)
@@ -54,36 +54,6 @@ def finish(process: subprocess.Popen[bytes], log: Path, timeout: float = 300) ->
     """Wait for the child; return its stderr text."""
     process.wait(timeout=timeout)
     return log.read_text(encoding="utf-8", errors="replace")
-
-
-class Watermarks:
-    """Sum of the high watermark (read_uncommitted) and last stable offset (read_committed) of a topic.
-
-    ``high > stable`` means some transaction on the topic is open: records produced, not yet committed."""
-
-    def __init__(self, bootstrap: str, topic: str) -> None:
-        self.topic = topic
-        self._clients = [
-            Consumer({"bootstrap.servers": bootstrap, "group.id": f"wm-{level}", "isolation.level": level})
-            for level in ("read_uncommitted", "read_committed")
-        ]
-
-    def read(self) -> tuple[int, int]:
-        metadata = self._clients[0].list_topics(self.topic, timeout=10).topics.get(self.topic)
-        if metadata is None or metadata.error is not None:
-            return 0, 0
-        high, stable = (
-            sum(
-                c.get_watermark_offsets(TopicPartition(self.topic, p), timeout=10)[1]
-                for p in metadata.partitions
-            )
-            for c in self._clients
-        )
-        return high, stable
-
-    def close(self) -> None:
-        for client in self._clients:
-            client.close()
 
 
 def assert_exactly_the_truth(sim: SimulatorServer, bootstrap: str, topic: str) -> None:

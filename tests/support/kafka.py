@@ -97,3 +97,33 @@ def read_committed(bootstrap: str, topic: str, *, timeout: float = 30.0) -> list
         return records
     finally:
         consumer.close()
+
+
+class Watermarks:
+    """Sum of the high watermark (read_uncommitted) and last stable offset (read_committed) of a topic.
+
+    ``high > stable`` means some transaction on the topic is open: records produced, not yet committed."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.topic = topic
+        self._clients = [
+            Consumer({"bootstrap.servers": bootstrap, "group.id": f"wm-{level}", "isolation.level": level})
+            for level in ("read_uncommitted", "read_committed")
+        ]
+
+    def read(self) -> tuple[int, int]:
+        metadata = self._clients[0].list_topics(self.topic, timeout=10).topics.get(self.topic)
+        if metadata is None or metadata.error is not None:
+            return 0, 0
+        high, stable = (
+            sum(
+                c.get_watermark_offsets(TopicPartition(self.topic, p), timeout=10)[1]
+                for p in metadata.partitions
+            )
+            for c in self._clients
+        )
+        return high, stable
+
+    def close(self) -> None:
+        for client in self._clients:
+            client.close()

@@ -207,8 +207,9 @@ def server() -> Iterator[ScriptedServer]:
 def client(server: ScriptedServer, sleeps: list[float] | None = None, **overrides: Any) -> NetstreamClient:
     options = ClientOptions(base_url=server.url + "/", **overrides)
     record = sleeps if sleeps is not None else []
-    # a limiter that never waits, so ``sleeps`` holds only the retry waits
-    limiter = RateLimiter(1000.0, 16)
+    # a limiter that never waits (frozen clock, no-op sleep: a Retry-After hold costs no real time), so
+    # ``sleeps`` holds only the retry waits
+    limiter = RateLimiter(1000.0, 16, clock=lambda: 0.0, sleep=lambda _s: None)
     return NetstreamClient(
         options, StaticTokenProvider("tok"), sleep=record.append, rng=random.Random(7), limiter=limiter
     )

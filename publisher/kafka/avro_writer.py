@@ -1,0 +1,379 @@
+"""A compiled Avro binary writer for the contract's record schemas: the fast path of the codecs.
+
+fastavro's generic writer resolves every union and logical type per datum, which makes it the most
+expensive step of publishing a reading. :func:`compile_writer` turns a record schema into nested closures
+that write straight into a ``bytearray``, byte for byte what fastavro writes.
+
+The fast path is deliberately strict and never decides anything on its own: any datum that is not
+exactly of the expected Python type, or that does not fit the schema (a naive datetime, a decimal with too
+many places, an unknown enum symbol, a missing field ...), raises :class:`Decline`, and the codec then
+encodes the record with its reference path (the record checks plus fastavro), which either writes it or
+raises the precise error. A schema using a type this module does not compile makes
+:func:`compile_writer` return ``None``, and the codec always uses the reference path.
+
+Nested records given as :class:`types.MappingProxyType` (read-only) are memoised by identity: their
+encoding is computed once and reused while the same proxy object is passed again (the reading type
+record of an event, shared by every reading of a series).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from decimal import Context, Decimal, Inexact, InvalidOperation
+from types import MappingProxyType
+from typing import Any, cast
+
+_INT_RANGE = (-(2**31), 2**31 - 1)
+_LONG_RANGE = (-(2**63), 2**63 - 1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SMALL = [bytes((n,)) for n in range(128)]
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_NULL = b"\x00"
+_SECOND_BRANCH = b"\x02"
+_MEMO_LIMIT = 4096
+_MEMO_STRING_LENGTH = 100  #: longer strings (reasons, payloads) are not remembered
+
+#: writes one datum into the buffer; raises :class:`Decline` when it cannot write it exactly
+Write = Callable[[bytearray, Any], None]
+
+
+class Decline(Exception):
+    """The fast path does not write this datum; the reference path must decide."""
+
+
+def zigzag(number: int) -> bytes:
+    """An Avro ``long``: zig-zag, then a little-endian base-128 varint."""
+    number = (number << 1) ^ (number >> 63)
+    if number < 128:
+        return _SMALL[number]
+    out = bytearray()
+    while number > 127:
+        out.append((number & 0x7F) | 0x80)
+        number >>= 7
+    out.append(number)
+    return bytes(out)
+
+
+def _integer(bounds: tuple[int, int]) -> Write:
+    low, high = bounds
+
+    def write(buf: bytearray, value: Any) -> None:
+        if type(value) is not int or not low <= value <= high:
+            raise Decline
+        buf += zigzag(value)
+
+    return write
+
+
+def _string(buf: bytearray, value: Any) -> None:
+    if type(value) is not str:
+        raise Decline
+    data = value.encode()
+    buf += zigzag(len(data))
+    buf += data
+
+
+def _uuid(buf: bytearray, value: Any) -> None:
+    if type(value) is not str or _CANONICAL_UUID.fullmatch(value) is None:
+        raise Decline  # the reference path turns UUID objects and other spellings into the canonical form
+    buf += _SMALL[72]  # zigzag(36)
+    buf += value.encode()
+
+
+def _bytes(buf: bytearray, value: Any) -> None:
+    if type(value) is not bytes:
+        raise Decline
+    buf += zigzag(len(value))
+    buf += value
+
+
+def _timestamp(unit: int) -> tuple[Write, dict[datetime, bytes]]:
+    # Neighbouring readings share instants (one's end is the next one's start, a window shares its poll
+    # time), so encodings are memoised by the aware datetime (equal instants encode equally).
+    memo: dict[datetime, bytes] = {}
+
+    def write(buf: bytearray, value: Any) -> None:
+        if type(value) is not datetime:
+            raise Decline
+        encoded = memo.get(value)
+        if encoded is None:
+            if value.utcoffset() is None:
+                raise Decline
+            delta = value - _EPOCH
+            encoded = zigzag(((delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds) // unit)
+            if len(memo) >= _MEMO_LIMIT:
+                memo.clear()
+            memo[value] = encoded
+        buf += encoded
+
+    return write, memo
+
+
+def _decimal(precision: int, scale: int) -> tuple[Write, dict[Decimal, bytes]]:
+    context = Context(prec=precision, traps=[Inexact, InvalidOperation])
+    quantum = Decimal(1).scaleb(-scale)
+
+    memo: dict[Decimal, bytes] = {}  # meter values repeat; equal decimals encode equally at a fixed scale
+
+    def write(buf: bytearray, value: Any) -> None:
+        if type(value) is not Decimal:
+            raise Decline
+        encoded = memo.get(value)
+        if encoded is None:
+            try:
+                unscaled = int(value.quantize(quantum, context=context).scaleb(scale, context))
+            except (ArithmeticError, ValueError):  # inexact, too many digits, not finite
+                raise Decline from None
+            data = unscaled.to_bytes((abs(unscaled).bit_length() + 8) // 8, "big", signed=True)
+            encoded = zigzag(len(data)) + data
+            if len(memo) >= _MEMO_LIMIT * 16:
+                memo.clear()
+            memo[value] = encoded
+        buf += encoded
+
+    return write, memo
+
+
+def _enum(symbols: list[str]) -> Write:
+    index = {symbol: zigzag(i) for i, symbol in enumerate(symbols)}
+
+    def write(buf: bytearray, value: Any) -> None:
+        encoded = index.get(value) if type(value) is str else None
+        if encoded is None:
+            raise Decline
+        buf += encoded
+
+    return write
+
+
+def _array(items: Write) -> Write:
+    def write(buf: bytearray, value: Any) -> None:
+        if type(value) is not list and type(value) is not tuple:
+            raise Decline
+        if value:
+            buf += zigzag(len(value))
+            for item in value:
+                items(buf, item)
+        buf += _NULL
+
+    return write
+
+
+def _optional(inner: Write) -> Write:
+    def write(buf: bytearray, value: Any) -> None:
+        if value is None:
+            buf += _NULL
+        else:
+            buf += _SECOND_BRANCH
+            inner(buf, value)
+
+    return write
+
+
+class _Source:
+    """The text of one generated function and the names it uses."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.names: dict[str, Any] = {
+            "Decline": Decline,
+            "zigzag": zigzag,
+            "NULL": _NULL,
+            "SECOND": _SECOND_BRANCH,
+            "STRINGS": _string_memo,
+            "string": _memo_string,
+            "UUID": _CANONICAL_UUID.fullmatch,
+        }
+
+    def const(self, value: Any) -> str:
+        name = f"c{len(self.names)}"
+        self.names[name] = value
+        return name
+
+    def line(self, depth: int, text: str) -> None:
+        self.lines.append("    " * depth + text)
+
+
+def _emit(out: _Source, schema: Any, depth: int, named: dict[str, Write]) -> bool:
+    """Lines that write the datum in ``x``; False when the fast path does not write this type."""
+    if isinstance(schema, list):
+        if len(schema) != 2 or schema[0] != "null" or schema[1] == "null":
+            return False  # wider unions (the contract has none) are left to the reference path
+        out.line(depth, "if x is None:")
+        out.line(depth + 1, "buf += NULL")
+        out.line(depth, "else:")
+        out.line(depth + 1, "buf += SECOND")
+        return _emit(out, schema[1], depth + 1, named)
+    kind = schema if isinstance(schema, str) else schema.get("type")
+    plain = isinstance(schema, str) or "logicalType" not in schema
+    if plain and kind in _RANGES:
+        low, high = _RANGES[kind]
+        out.line(depth, f"if type(x) is not int or not {low} <= x <= {high}:")
+        out.line(depth + 1, "raise Decline")
+        out.line(depth, "buf += zigzag(x)")
+    elif plain and kind == "string":
+        out.line(depth, "e = STRINGS.get(x)")
+        out.line(depth, "buf += string(x) if e is None else e")
+    elif plain and kind == "enum":
+        symbols = out.const({symbol: zigzag(i) for i, symbol in enumerate(schema["symbols"])})
+        out.line(depth, f"e = {symbols}.get(x) if type(x) is str else None")
+        out.line(depth, "if e is None:")
+        out.line(depth + 1, "raise Decline")
+        out.line(depth, "buf += e")
+    elif not plain and schema["logicalType"] == "uuid" and kind == "string":
+        out.line(depth, "if type(x) is not str or UUID(x) is None:")
+        out.line(depth + 1, "raise Decline")
+        out.line(depth, "buf += b'H'")  # zigzag(36): the canonical text is 36 ASCII characters
+        out.line(depth, "buf += x.encode()")
+    elif not plain and (memoised := _memoised(schema)) is not None:
+        slow, memo, exact = (out.const(part) for part in memoised)
+        out.line(depth, f"e = {memo}.get(x) if type(x) is {exact} else None")  # exact: True is never 1
+        out.line(depth, "if e is None:")
+        out.line(depth + 1, f"{slow}(buf, x)")
+        out.line(depth, "else:")
+        out.line(depth + 1, "buf += e")
+    elif plain and kind == "array" and schema["items"] == "string":
+        out.line(depth, "if type(x) is not list and type(x) is not tuple:")
+        out.line(depth + 1, "raise Decline")
+        out.line(depth, "if x:")
+        out.line(depth + 1, "buf += zigzag(len(x))")
+        out.line(depth + 1, "for item in x:")
+        out.line(depth + 2, "e = STRINGS.get(item)")
+        out.line(depth + 2, "buf += string(item) if e is None else e")
+        out.line(depth, "buf += NULL")
+    else:
+        writer = _compile(schema, named)
+        if writer is None:
+            return False
+        out.line(depth, f"{out.const(writer)}(buf, x)")
+    return True
+
+
+def _generate_fields(schema: Mapping[str, Any], named: dict[str, Write]) -> Write | None:
+    """A generated function writing every field of the record in a ``Mapping``, unrolled."""
+    out = _Source()
+    out.line(0, "def write_fields(buf, value):")
+    for field in schema["fields"]:
+        name = out.const(field["name"])
+        if "default" not in field:
+            out.line(1, f"x = value[{name}]")  # a missing field raises KeyError: the reference path decides
+        elif field["default"] is None or isinstance(field["default"], int | str):
+            out.line(1, f"x = value.get({name}, {out.const(field['default'])})")
+        else:
+            return None  # only null and scalar defaults are written by the fast path
+        if not _emit(out, field["type"], 1, named):
+            return None
+    out.line(1, "return None")
+    namespace = dict(out.names)
+    # Safe to exec: the text is generated above from the schema's structure only (field names, symbols and
+    # defaults are passed in as constants, never pasted into the text), and the schemas are the package's own.
+    exec("\n".join(out.lines), namespace)  # noqa: S102  # nosec B102 - see the comment above
+    return cast(Write, namespace["write_fields"])
+
+
+def _record(schema: Mapping[str, Any], named: dict[str, Write]) -> Write | None:
+    memo: dict[int, tuple[MappingProxyType[str, Any], bytes]] = {}
+    fields: list[Write] = []
+
+    def write(buf: bytearray, value: Any) -> None:
+        kind = type(value)
+        if kind is dict:
+            fields[0](buf, value)
+        elif kind is MappingProxyType:
+            hit = memo.get(id(value))
+            if hit is None or hit[0] is not value:
+                part = bytearray()
+                fields[0](part, value)
+                if len(memo) >= _MEMO_LIMIT:
+                    memo.clear()
+                hit = memo[id(value)] = (value, bytes(part))  # holding the proxy keeps its id unique
+            buf += hit[1]
+        else:
+            raise Decline
+
+    named[schema["name"]] = write  # before the fields, so a recursive reference finds it
+    generated = _generate_fields(schema, named)
+    if generated is None:
+        del named[schema["name"]]
+        return None
+    fields.append(generated)
+    return write
+
+
+_string_memo: dict[str, bytes] = {}
+
+
+def _memo_string(value: Any) -> bytes:
+    """The encoding of a string (length and UTF-8), remembered: identifiers repeat across events."""
+    if type(value) is not str:
+        raise Decline
+    data = value.encode()
+    encoded = zigzag(len(data)) + data
+    if len(data) <= _MEMO_STRING_LENGTH:
+        if len(_string_memo) >= _MEMO_LIMIT:
+            _string_memo.clear()
+        _string_memo[value] = encoded
+    return encoded
+
+
+_RANGES = {"int": _INT_RANGE, "long": _LONG_RANGE}
+_TIMESTAMP_UNITS = {"timestamp-micros": 1, "timestamp-millis": 1000}
+_PRIMITIVES: dict[str, Write] = {
+    "int": _integer(_INT_RANGE),
+    "long": _integer(_LONG_RANGE),
+    "string": _string,
+    "bytes": _bytes,
+}
+
+
+def _memoised(schema: Mapping[str, Any]) -> tuple[Write, dict[Any, bytes], type] | None:
+    """For decimals and timestamps: the writer, its memo (datum -> bytes) and the datum's exact type."""
+    kind, logical = str(schema.get("type")), str(schema["logicalType"])
+    if logical == "decimal" and kind == "bytes":
+        return (*_decimal(schema["precision"], schema.get("scale", 0)), Decimal)
+    if logical in _TIMESTAMP_UNITS and kind == "long":
+        return (*_timestamp(_TIMESTAMP_UNITS[logical]), datetime)
+    return None
+
+
+def _logical(schema: Mapping[str, Any]) -> Write | None:
+    memoised = _memoised(schema)
+    if memoised is not None:
+        return memoised[0]
+    if schema["logicalType"] == "uuid" and schema.get("type") == "string":
+        return _uuid
+    return None
+
+
+def _compile(schema: Any, named: dict[str, Write]) -> Write | None:
+    if isinstance(schema, list):
+        if len(schema) != 2 or schema[0] != "null" or schema[1] == "null":
+            return None  # wider unions (the contract has none) are left to the reference path
+        inner = _compile(schema[1], named)
+        return None if inner is None else _optional(inner)
+    if isinstance(schema, str):
+        return _PRIMITIVES.get(schema) or named.get(schema)
+    kind = schema.get("type")
+    writer: Write | None = None
+    if "logicalType" in schema:
+        writer = _logical(schema)
+    elif kind == "record":
+        writer = _record(schema, named)
+    elif kind == "enum":
+        writer = _enum(list(schema["symbols"]))
+    elif kind == "array":
+        items = _compile(schema["items"], named)
+        writer = None if items is None else _array(items)
+    elif isinstance(kind, str):
+        writer = _PRIMITIVES.get(kind)
+    return writer
+
+
+def compile_writer(schema: Mapping[str, Any]) -> Write | None:
+    """A fast writer for the record ``schema`` (fastavro ``parse_schema`` output or the plain JSON), or
+    ``None`` when the schema uses a type the fast path does not write."""
+    if schema.get("type") != "record":
+        return None
+    return _compile(schema, {})
