@@ -6,12 +6,12 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from publisher.commands import backfill, check, fetch, once, replay, run, simulate
+from publisher.commands import backfill, check, fetch, once, registry, replay, run, simulate
 
 AddCommon = Callable[[argparse.ArgumentParser], None]
 
 
 def register_all(commands: Any, add_common: AddCommon) -> None:
     """Add every implemented command to the ``commands`` sub-parser action."""
-    for module in (run, once, backfill, replay, fetch, simulate, check):
+    for module in (run, once, backfill, replay, fetch, simulate, registry, check):
         module.register(commands, add_common)
