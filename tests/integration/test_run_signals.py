@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import requests
 
 from publisher.embedded import free_port
 from publisher.simulator.clock import SimClock
 from publisher.simulator.server import SimulatorServer
 from support.pipeline import small_config, wiring, write_registry
+from support.service import start_run, wait_for
 
 
 @pytest.fixture
@@ -44,24 +41,9 @@ def test_sigint_then_sigterm_stops_with_exit_code_0(
         PUBLISHER_PLANS=json.dumps([{"name": "fast", "interval": 2, "lookback": "PT6H"}]),
     ).env
     log = tmp_path / "run.log"
-    with log.open("ab") as stderr:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "publisher", "run"],
-            env={**os.environ, **env, "PYTHONFAULTHANDLER": "1"},
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-        )
+    process = start_run({**env, "PYTHONFAULTHANDLER": "1"}, log)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert process.poll() is None, log.read_text()[-2000:]
-            assert time.monotonic() < deadline, "not ready within 60 s"
-            time.sleep(0.1)
+        wait_for(f"http://127.0.0.1:{port}/readyz", 200)
         for _ in range(20):  # signals in bursts, each burst while the service is logging
             process.send_signal(signal.SIGINT)
             process.send_signal(signal.SIGTERM)
