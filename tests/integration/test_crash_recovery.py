@@ -101,9 +101,17 @@ def test_kill_minus_nine_in_a_loop_then_resume_loses_and_duplicates_nothing(
             if kills % 2:
                 time.sleep(rng.uniform(0.0, 1.5))  # a random moment
             else:
-                deadline = time.monotonic() + 10  # a moment inside an open transaction, when one is seen
-                while time.monotonic() < deadline and marks.read()[0] == marks.read()[1]:
-                    time.sleep(0.005)
+                # freeze it at random moments until it is frozen inside an open transaction (high
+                # watermark above the last stable offset); transactions last milliseconds, so polling the
+                # watermarks of a running process rarely catches one
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline:
+                    os.kill(process.pid, signal.SIGSTOP)
+                    high, stable = marks.read()
+                    if high > stable:
+                        break
+                    os.kill(process.pid, signal.SIGCONT)
+                    time.sleep(rng.uniform(0.0, 0.05))
             os.kill(process.pid, signal.SIGKILL)
             process.wait(timeout=30)
             kills += 1
