@@ -31,29 +31,10 @@ from bench.throughput import BenchTopics, Rate, raw_config
 from bench.workload import ZONE, Recorded, polled_at
 from publisher.kafka.avro import load_schema
 from publisher.netstream.readingtype import parse_reading_type
-from publisher.pipeline.events import EVENT_NAMESPACE
+from publisher.pipeline.events import _READING_TYPE_FIELDS, EVENT_NAMESPACE
 
 MOCK_REGISTRY_URL = "mock://netstream-bench"
-_CIM_FIELDS = (
-    "macro_period",
-    "aggregate",
-    "measuring_period",
-    "accumulation",
-    "flow_direction",
-    "commodity",
-    "measurement_kind",
-    "interharmonic_numerator",
-    "interharmonic_denominator",
-    "argument_numerator",
-    "argument_denominator",
-    "tou",
-    "cpp",
-    "consumption_tier",
-    "phases",
-    "multiplier",
-    "unit",
-    "currency",
-)
+_CIM_FIELDS = _READING_TYPE_FIELDS  # the same 18 CIM fields the pipeline names
 
 
 def mock_registry() -> SchemaRegistryClient:
