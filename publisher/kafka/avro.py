@@ -38,7 +38,7 @@ from fastavro.schema import SchemaParseException, parse_schema, to_parsing_canon
 from fastavro.schema import fingerprint as fastavro_fingerprint
 
 from publisher.errors import ConfigError, KafkaFatalError, ParseError
-from publisher.kafka.avro_writer import Decline, compile_writer
+from publisher.kafka.avro_writer import Decline, PartialWriter, compile_partial, compile_writer
 
 if TYPE_CHECKING:
     from confluent_kafka.schema_registry import SchemaRegistryClient
@@ -264,6 +264,10 @@ class ValueCodec(Protocol):
 
     def headers(self) -> list[tuple[str, bytes]]: ...
 
+    def bind(
+        self, varying: tuple[str, ...], fixed: Mapping[str, Any]
+    ) -> Callable[..., bytes | None] | None: ...
+
 
 class _BodyCodec:
     """What both wire formats share: the checked body and the headers."""
@@ -275,6 +279,7 @@ class _BodyCodec:
         assert prepare is not None  # a named schema is a record, which always compiles
         self._prepare = prepare
         self._fast = compile_writer(schema.parsed)
+        self._partials: dict[tuple[str, ...], PartialWriter] = {}
         self._headers = (
             ("event_type", schema.name.encode()),
             ("schema_fingerprint", schema.fingerprint_hex.encode()),
@@ -308,6 +313,18 @@ class _BodyCodec:
     def headers(self) -> list[tuple[str, bytes]]:
         """Kafka headers naming the event type, the schema fingerprint and the content type."""
         return list(self._headers)
+
+    def bind(self, varying: tuple[str, ...], fixed: Mapping[str, Any]) -> Callable[..., bytes | None] | None:
+        """A fast ``encode(*values)`` for records that share ``fixed`` and differ only in the fields named
+        ``varying`` (given in that order); it returns ``None`` for a record it does not write exactly, which
+        :meth:`encode` then writes or rejects. ``None`` when there is no fast path for these fields."""
+        partial = self._partials.get(varying)
+        if partial is None:
+            partial = compile_partial(self.schema.parsed, varying)
+            if partial is None:
+                return None
+            self._partials[varying] = partial
+        return partial.bind(self._prefix, fixed)
 
     def _body(self, data: bytes, offset: int) -> dict[str, Any]:
         return _read_body(data, offset, self.schema, self.schema)

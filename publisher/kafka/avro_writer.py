@@ -185,6 +185,8 @@ class _Source:
             "STRINGS": _string_memo,
             "string": _memo_string,
             "UUID": _CANONICAL_UUID.fullmatch,
+            "STRING_TUPLES": _string_tuples,
+            "strings": _strings,
         }
 
     def const(self, value: Any) -> str:
@@ -201,18 +203,20 @@ def _emit(out: _Source, schema: Any, depth: int, named: dict[str, Write]) -> boo
     if isinstance(schema, list):
         if len(schema) != 2 or schema[0] != "null" or schema[1] == "null":
             return False  # wider unions (the contract has none) are left to the reference path
+        branch = schema[1]
+        if _emit_memoised_optional(out, branch, depth):
+            return True
         out.line(depth, "if x is None:")
         out.line(depth + 1, "buf += NULL")
         out.line(depth, "else:")
         out.line(depth + 1, "buf += SECOND")
-        return _emit(out, schema[1], depth + 1, named)
+        return _emit(out, branch, depth + 1, named)
     kind = schema if isinstance(schema, str) else schema.get("type")
     plain = isinstance(schema, str) or "logicalType" not in schema
     if plain and kind in _RANGES:
-        low, high = _RANGES[kind]
-        out.line(depth, f"if type(x) is not int or not {low} <= x <= {high}:")
-        out.line(depth + 1, "raise Decline")
-        out.line(depth, "buf += zigzag(x)")
+        memo = out.const(_IntMemo(_RANGES[kind], b""))
+        out.line(depth, f"e = {memo}.known.get(x) if type(x) is int else None")  # never bool: True == 1
+        out.line(depth, f"buf += {memo}.encode(x) if e is None else e")
     elif plain and kind == "string":
         out.line(depth, "e = STRINGS.get(x)")
         out.line(depth, "buf += string(x) if e is None else e")
@@ -235,20 +239,74 @@ def _emit(out: _Source, schema: Any, depth: int, named: dict[str, Write]) -> boo
         out.line(depth, "else:")
         out.line(depth + 1, "buf += e")
     elif plain and kind == "array" and schema["items"] == "string":
-        out.line(depth, "if type(x) is not list and type(x) is not tuple:")
-        out.line(depth + 1, "raise Decline")
-        out.line(depth, "if x:")
-        out.line(depth + 1, "buf += zigzag(len(x))")
-        out.line(depth + 1, "for item in x:")
-        out.line(depth + 2, "e = STRINGS.get(item)")
-        out.line(depth + 2, "buf += string(item) if e is None else e")
-        out.line(depth, "buf += NULL")
+        # tuples (immutable) are remembered: a reading's quality codes are one of a few shared tuples
+        out.line(depth, "e = STRING_TUPLES.get(x) if type(x) is tuple else None")
+        out.line(depth, "buf += strings(x) if e is None else e")
     else:
         writer = _compile(schema, named)
         if writer is None:
             return False
         out.line(depth, f"{out.const(writer)}(buf, x)")
     return True
+
+
+def _emit_memoised_optional(out: _Source, branch: Any, depth: int) -> bool:
+    """``["null", T]`` for an int, long, decimal or timestamp ``T``: one memo lookup gives the branch byte
+    and the value together (most optional fields hold a handful of distinct values)."""
+    if isinstance(branch, str) and branch in _RANGES:
+        memo = out.const(_IntMemo(_RANGES[branch], _SECOND_BRANCH))
+        out.line(depth, "if x is None:")
+        out.line(depth + 1, "buf += NULL")
+        out.line(depth, "else:")
+        out.line(depth + 1, f"e = {memo}.known.get(x) if type(x) is int else None")
+        out.line(depth + 1, f"buf += {memo}.encode(x) if e is None else e")
+        return True
+    if isinstance(branch, Mapping) and "logicalType" in branch and (found := _memoised(branch)) is not None:
+        slow, _memo, exact = found
+        memo = out.const(_BranchMemo(slow))
+        kind = out.const(exact)
+        out.line(depth, "if x is None:")
+        out.line(depth + 1, "buf += NULL")
+        out.line(depth, "else:")
+        out.line(depth + 1, f"e = {memo}.known.get(x) if type(x) is {kind} else None")
+        out.line(depth + 1, f"buf += {memo}.encode(x) if e is None else e")
+        return True
+    return False
+
+
+class _IntMemo:
+    """Encodings of ``int`` values within ``bounds`` after ``branch`` (a union's branch byte, or nothing)."""
+
+    def __init__(self, bounds: tuple[int, int], branch: bytes) -> None:
+        self.low, self.high = bounds
+        self.branch = branch
+        self.known: dict[int, bytes] = {}
+
+    def encode(self, value: Any) -> bytes:
+        if type(value) is not int or not self.low <= value <= self.high:
+            raise Decline
+        encoded = self.branch + zigzag(value)
+        if len(self.known) >= _MEMO_LIMIT:
+            self.known.clear()
+        self.known[value] = encoded
+        return encoded
+
+
+class _BranchMemo:
+    """Encodings of a memoised type (decimal, timestamp) after the second-branch byte of its union."""
+
+    def __init__(self, slow: Write) -> None:
+        self.slow = slow
+        self.known: dict[Any, bytes] = {}
+
+    def encode(self, value: Any) -> bytes:
+        part = bytearray(_SECOND_BRANCH)
+        self.slow(part, value)  # checks the type and the value; Decline when it does not write it
+        encoded = bytes(part)
+        if len(self.known) >= _MEMO_LIMIT * 16:
+            self.known.clear()
+        self.known[value] = encoded
+        return encoded
 
 
 def _generate_fields(schema: Mapping[str, Any], named: dict[str, Write]) -> Write | None:
@@ -318,6 +376,28 @@ def _memo_string(value: Any) -> bytes:
     return encoded
 
 
+_string_tuples: dict[tuple[str, ...], bytes] = {}
+
+
+def _strings(value: Any) -> bytes:
+    """The encoding of an array of strings (a list or tuple); tuples are remembered."""
+    if type(value) is not list and type(value) is not tuple:
+        raise Decline
+    out = bytearray()
+    if value:
+        out += zigzag(len(value))
+        for item in value:
+            encoded = _string_memo.get(item) if type(item) is str else None
+            out += _memo_string(item) if encoded is None else encoded
+    out += _NULL
+    encoded = bytes(out)
+    if type(value) is tuple and len(encoded) <= _MEMO_STRING_LENGTH:
+        if len(_string_tuples) >= _MEMO_LIMIT:
+            _string_tuples.clear()
+        _string_tuples[value] = encoded
+    return encoded
+
+
 _RANGES = {"int": _INT_RANGE, "long": _LONG_RANGE}
 _TIMESTAMP_UNITS = {"timestamp-micros": 1, "timestamp-millis": 1000}
 _PRIMITIVES: dict[str, Write] = {
@@ -377,3 +457,118 @@ def compile_writer(schema: Mapping[str, Any]) -> Write | None:
     if schema.get("type") != "record":
         return None
     return _compile(schema, {})
+
+
+# ------------------------------------------------------------------------------------------ partial records
+
+
+class PartialWriter:
+    """Writes records of one schema whose fields other than ``varying`` stay the same for many records.
+
+    The fixed fields are encoded once per set of values (:meth:`segments`): the bytes of every run of
+    consecutive fixed fields. :attr:`write` then takes those segments and only the varying values, in the
+    order of ``varying``, as positional arguments, and returns the whole record (the segments spliced
+    between the varying fields, so byte for byte the full writer's output). Like the full writer it raises
+    :class:`Decline` for anything it does not write exactly.
+    """
+
+    def __init__(
+        self,
+        varying: tuple[str, ...],
+        fixed_runs: list[Write],
+        write: Callable[..., bytes],
+    ) -> None:
+        self.varying = varying
+        self._fixed_runs = fixed_runs
+        #: ``write(segments, *varying values) -> bytes``
+        self.write = write
+
+    def segments(self, prefix: bytes, fixed: Mapping[str, Any]) -> tuple[bytes, ...]:
+        """The encoded runs of fixed fields, ``prefix`` (a wire-format header) first; Decline as above."""
+        parts = []
+        for run in self._fixed_runs:
+            buf = bytearray()
+            run(buf, fixed)
+            parts.append(bytes(buf))
+        parts[0] = prefix + parts[0]
+        return tuple(parts)
+
+    def bind(self, prefix: bytes, fixed: Mapping[str, Any]) -> Callable[..., bytes | None] | None:
+        """``encode(*varying values)``: the record with ``fixed`` and those values, after ``prefix``; it
+        returns ``None`` where the fast path declines. ``None`` when the fixed values already decline."""
+        try:
+            segments = self.segments(prefix, fixed)
+        except _DECLINED:
+            return None
+        write = self.write
+
+        def encode(*values: Any) -> bytes | None:
+            try:
+                return write(segments, *values)
+            except _DECLINED:
+                return None
+
+        return encode
+
+
+#: what a generated writer raises for a datum it does not write: Decline, or an error of a str/int/Decimal
+#: operation on a datum the type checks let through (a lone surrogate that UTF-8 cannot encode)
+_DECLINED = (Decline, ValueError, TypeError, ArithmeticError)
+
+
+def compile_partial(schema: Mapping[str, Any], varying: tuple[str, ...]) -> PartialWriter | None:
+    """A :class:`PartialWriter` for the record ``schema`` with the fields named in ``varying`` (in that
+    order as arguments), or ``None`` when the fast path does not write the schema."""
+    if schema.get("type") != "record" or compile_writer(schema) is None:
+        return None
+    fields = schema["fields"]
+    names = [field["name"] for field in fields]
+    if len(set(varying)) != len(varying) or not set(varying) <= set(names):
+        raise ValueError(f"varying fields {varying} are not distinct fields of {schema.get('name')}")
+    named: dict[str, Write] = {}
+    _compile(schema, named)  # the named types the fields refer to
+    # runs of fixed fields: one before each varying field and one after the last (any may be empty)
+    runs: list[list[Mapping[str, Any]]] = [[]]
+    for field in fields:
+        if field["name"] in varying:
+            runs.append([])
+        else:
+            runs[-1].append(field)
+    fixed_runs = [_fixed_run(run, named) for run in runs]
+    out = _Source()
+    arguments = {name: f"x{i}" for i, name in enumerate(varying)}
+    out.line(0, f"def write_partial(s, {', '.join(arguments.values())}):")
+    out.line(1, "buf = bytearray(s[0])")
+    segment = 0
+    for field in fields:
+        if field["name"] not in varying:
+            continue
+        if segment and runs[segment]:  # a run without fields always encodes to nothing
+            out.line(1, f"buf += s[{segment}]")
+        segment += 1
+        out.line(1, f"x = {arguments[field['name']]}")
+        _emit(out, field["type"], 1, named)
+    if runs[segment]:
+        out.line(1, f"buf += s[{segment}]")
+    out.line(1, "return bytes(buf)")
+    namespace = dict(out.names)
+    # Safe to exec for the reasons given in _generate_fields; the argument names are generated (x0, x1 ...)
+    exec("\n".join(out.lines), namespace)  # noqa: S102  # nosec B102 - see the comment above
+    return PartialWriter(varying, fixed_runs, cast(Callable[..., bytes], namespace["write_partial"]))
+
+
+def _fixed_run(fields: list[Mapping[str, Any]], named: dict[str, Write]) -> Write:
+    """A writer of the consecutive fixed ``fields`` of a record given as a Mapping."""
+    out = _Source()
+    out.line(0, "def write_run(buf, value):")
+    for field in fields:
+        name = out.const(field["name"])
+        if "default" in field:  # null and scalar defaults only: compile_writer accepted the schema
+            out.line(1, f"x = value.get({name}, {out.const(field['default'])})")
+        else:
+            out.line(1, f"x = value[{name}]")  # a required field left out is the caller's mistake
+        _emit(out, field["type"], 1, named)
+    out.line(1, "return None")
+    namespace = dict(out.names)
+    exec("\n".join(out.lines), namespace)  # noqa: S102  # nosec B102 - generated as in _generate_fields
+    return cast(Write, namespace["write_run"])

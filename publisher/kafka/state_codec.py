@@ -467,22 +467,32 @@ class DayDraft:
 
     def put_slot(self, slot: int, interval_seconds: int, published: Published) -> None:
         """Record ``published`` for ``slot`` of a slot table of ``interval_seconds`` slots."""
+        self.put(slot, interval_seconds, published.value, published.quality, published.revision)
+
+    def put(
+        self, slot: int, interval_seconds: int, value: Decimal | None, quality: Quality, revision: int
+    ) -> None:
+        """:meth:`put_slot` with the parts of a :class:`Published` (without building one)."""
         self.interval_seconds = interval_seconds
         grow = slot + 1 - len(self.tags)
         if grow > 0:
             self.tags.extend([0] * grow)
             self.mantissas.extend([0] * grow)
-        tag = self._quality_index(published.quality) + 1
+        qualities = self.qualities
+        # the palette is short and a day's readings mostly share the first entry
+        tag = 1 if qualities and (qualities[0] is quality or qualities[0] == quality) else 0
+        if not tag:
+            tag = self._quality_index(quality) + 1
         if self.wide:  # usually empty: skip the lookup
             self.wide.pop(slot, None)
         self.mantissas[slot] = 0
-        if published.value is None:
+        if value is None:
             tag |= MISSING
         else:
-            self._put_value(slot, published.value)
+            self._put_value(slot, value)
         self.tags[slot] = tag
-        if published.revision:
-            self.revisions[slot] = published.revision
+        if revision:
+            self.revisions[slot] = revision
         elif self.revisions:
             self.revisions.pop(slot, None)
 

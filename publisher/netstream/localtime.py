@@ -9,8 +9,11 @@ A local hour that occurs twice (autumn fall-back) is told apart by a value's pos
 
 from __future__ import annotations
 
+import functools
+import operator
 import re
 from datetime import UTC, date, datetime, time, timedelta, timezone
+from itertools import accumulate, pairwise, repeat
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from publisher.errors import ConfigError, ParseError
@@ -71,6 +74,13 @@ def parse_timestamp(text: str, zone: ZoneInfo, *, fold: int = 0) -> datetime:
     """
     if not isinstance(text, str):
         raise ParseError(f"timestamp must be a string, got {type(text).__name__}", fragment=repr(text)[:200])
+    return _parse_timestamp(text, zone, fold)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_timestamp(text: str, zone: ZoneInfo, fold: int) -> datetime:
+    """:func:`parse_timestamp`, remembered: the blocks of a response share their start and end times (an
+    error is raised again each time, never remembered)."""
     match = _TIMESTAMP.fullmatch(text.strip())
     if match is None:
         raise _bad_timestamp(text, "is not an ISO 8601 date and time")
@@ -230,7 +240,10 @@ def block_intervals(
                 fragment=f"{begin.isoformat()}/{finish.isoformat()} {rt.mrid} values={count}",
             )
     if step is not None:
-        return [(begin + index * step, begin + (index + 1) * step) for index in range(count)]
+        # each boundary computed once, by exact whole-microsecond additions in C (one interval's end is the
+        # next one's start, the very same object)
+        bounds = list(accumulate(repeat(step, count), operator.add, initial=begin))
+        return list(pairwise(bounds))
     assert period is not None  # narrowed above: one of the two is set
     intervals: list[tuple[datetime, datetime]] = []
     cursor = begin

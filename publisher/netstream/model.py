@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class ReadingKind(StrEnum):
@@ -22,12 +22,15 @@ def isoformat_z(moment: datetime) -> str:
     return text.removesuffix("+00:00") + "Z"
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
+class Reading(NamedTuple):
     """One reading of one series ``(usage_point, reading_type)`` for one interval or instant.
 
     All datetimes are timezone-aware UTC. ``value`` is exact (``Decimal``) or ``None`` when Netstream
     says the interval exists but has no value (a missing reading, never zero).
+
+    An immutable named tuple rather than a frozen dataclass: a response holds thousands of readings, and
+    the parser builds each with ``tuple.__new__`` in a fifth of the time a frozen dataclass takes (that
+    sets every field through ``object.__setattr__``). Change one field with ``reading._replace(...)``.
     """
 
     usage_point: str

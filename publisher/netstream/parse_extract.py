@@ -51,6 +51,8 @@ _REGISTER_KEY = "readings"
 _METER_READING_KEY = "meterreading"
 _MAX_REASON = 400
 _INTERVAL = ReadingKind.INTERVAL
+#: builds a Reading from a tuple of its fields, skipping the named tuple's Python-level ``__new__``
+_new = tuple.__new__
 
 #: errors a helper may raise on input nobody foresaw; they reject the element, never the document
 _ELEMENT_ERRORS = (ParseError, ValueError, ArithmeticError)
@@ -239,7 +241,12 @@ class Extractor:
                 item_name = item_names[index] if index < len(item_names) else name
                 self._reject(reason, raw, item_name, series.ids, mrid)
                 continue
-            append(Reading(usage_point, meter, mrid, _INTERVAL, start, end, value, quality, codes, reported))
+            append(
+                _new(
+                    Reading,
+                    (usage_point, meter, mrid, _INTERVAL, start, end, value, quality, codes, reported),
+                )
+            )
 
     def _interval_value(self, raw: Value, flag: Value) -> tuple[Decimal | None, Quality]:
         if raw is None or type(raw) is Decimal:  # the common case first: a plain (pre-validated) number

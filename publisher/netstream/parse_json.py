@@ -21,25 +21,24 @@ _CACHE_LIMIT = 1 << 16
 _RADIUS = 1024
 
 
-class _Numbers:
-    """``parse_float``/``parse_int``/``parse_constant`` hook: validate each distinct numeric text once."""
+class _Numbers(dict[str, Decimal | BadNumber]):
+    """Numeric text -> its validated number, each distinct text converted and checked once.
 
-    def __init__(self) -> None:
-        self.cache: dict[str, Decimal | BadNumber] = {}
+    Its ``__getitem__`` is the decoder's ``parse_float``/``parse_int``/``parse_constant`` hook: a text seen
+    before is a plain dictionary hit in C (no Python call per number), a new one goes to
+    :meth:`__missing__`.
+    """
 
-    def __call__(self, text: str) -> Decimal | BadNumber:
-        number = self.cache.get(text)
-        if number is None:
-            try:
-                number = check_decimal(Decimal(text))
-            except InvalidOperation:  # an exponent beyond the decimal module's range
-                number = BadNumber(
-                    text, f"value {text[:40]!r} is out of any representable range; not a reading"
-                )
-            except ParseError as exc:
-                number = BadNumber(text, exc.message)
-            if len(self.cache) < _CACHE_LIMIT:
-                self.cache[text] = number
+    def __missing__(self, text: str) -> Decimal | BadNumber:
+        number: Decimal | BadNumber
+        try:
+            number = check_decimal(Decimal(text))
+        except InvalidOperation:  # an exponent beyond the decimal module's range
+            number = BadNumber(text, f"value {text[:40]!r} is out of any representable range; not a reading")
+        except ParseError as exc:
+            number = BadNumber(text, exc.message)
+        if len(self) < _CACHE_LIMIT:
+            self[text] = number
         return number
 
 
@@ -64,9 +63,9 @@ def decode_json(body: bytes) -> dict[str, Value]:
             f"response is not UTF-8 (bad byte at offset {exc.start}); the JSON API must send UTF-8",
             fragment=excerpt(body, exc.start),
         ) from exc
-    numbers = _Numbers()
+    number = _Numbers().__getitem__
     try:
-        document = json.loads(text, parse_float=numbers, parse_int=numbers, parse_constant=numbers)
+        document = json.loads(text, parse_float=number, parse_int=number, parse_constant=number)
     except json.JSONDecodeError as exc:
         window = text[max(0, exc.pos - _RADIUS) : exc.pos + _RADIUS]
         raise ParseError(

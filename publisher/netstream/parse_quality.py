@@ -62,7 +62,8 @@ def parallel_flags(block: Obj, count: int) -> list[Value] | None:
             if len(lookup(block, key)) == 1 and not isinstance(value, XmlObj):
                 continue
             items = get_array(block, key) or []
-        if not items or any(isinstance(item, dict | list | XmlObj) for item in items):
+        # the distinct types of the entries, not every entry, are checked (a few types, thousands of entries)
+        if not items or any(issubclass(kind, dict | list | XmlObj) for kind in set(map(type, items))):
             continue
         if len(items) != count:
             raise ParseError(

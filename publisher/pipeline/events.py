@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -55,13 +55,28 @@ def event_id(
     usage_point: str, reading_type: str, start: datetime | None, end: datetime, revision: int
 ) -> str:
     """Deterministic id of one published fact: ``uuid5(EVENT_NAMESPACE, "<up>|<rt>|<start>|<end>|<rev>")``."""
-    start_text = _utc_text(start) if start is not None else "-"
-    hasher = _NAMESPACE_SHA1.copy()
-    hasher.update(f"{usage_point}|{reading_type}|{start_text}|{_utc_text(end)}|{revision}".encode())
-    # str(uuid.uuid5(...)) by hand (same text), without building a UUID object per event: the first 16
-    # bytes of the SHA-1, with the version nibble set to 5 and the variant bits to 10
-    h = hasher.hexdigest()
-    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
+    return event_ids(usage_point, reading_type)(start, end, revision)
+
+
+def event_ids(usage_point: str, reading_type: str) -> Callable[[datetime | None, datetime, int], str]:
+    """:func:`event_id` of one series: ``ids(start, end, revision)``, hashing the series' part once."""
+    series = _NAMESPACE_SHA1.copy()
+    series.update(f"{usage_point}|{reading_type}|".encode())
+    texts, variant, revisions = _PARTS, _VARIANT, _REVISIONS
+
+    def ids(start: datetime | None, end: datetime, revision: int) -> str:
+        hasher = series.copy()
+        hasher.update(
+            (b"-|" if start is None else texts.get(start) or _utc_part(start))
+            + (texts.get(end) or _utc_part(end))
+            + (revisions[revision] if 0 <= revision < _REVISION_TEXTS else b"%d" % revision)
+        )
+        # str(uuid.uuid5(...)) by hand (same text), without building a UUID object per event: the first 16
+        # bytes of the SHA-1, with the version nibble set to 5 and the variant bits to 10
+        h = hasher.hexdigest()
+        return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{variant[h[16]]}{h[17:20]}-{h[20:32]}"
+
+    return ids
 
 
 _NAMESPACE_SHA1 = hashlib.sha1(EVENT_NAMESPACE.bytes, usedforsecurity=False)
@@ -71,10 +86,29 @@ _TEXTS: dict[datetime, str] = {}
 _TEXTS_LIMIT = 4096
 
 
+#: UTC instant -> its :func:`isoformat_z` text and "|", as UTF-8: the parts of the hashed event-id text
+_PARTS: dict[datetime, bytes] = {}
+_REVISION_TEXTS = 64
+_REVISIONS = tuple(b"%d" % n for n in range(_REVISION_TEXTS))
+
+
+def _utc_part(moment: datetime) -> bytes:
+    """``_utc_text(moment) + "|"`` as UTF-8, remembered for UTC instants as :func:`_utc_text` is."""
+    part = (_utc_text(moment) + "|").encode()
+    if moment.tzinfo is UTC:
+        if len(_PARTS) >= _TEXTS_LIMIT:
+            _PARTS.clear()
+        _PARTS[moment] = part
+    return part
+
+
 def _utc_text(moment: datetime) -> str:
-    """:func:`isoformat_z`, remembered: neighbouring readings share instants (one's end, the next's start)."""
+    """:func:`isoformat_z`, remembered: neighbouring readings share instants (one's end, the next's start).
+
+    Only UTC datetimes are remembered, so a hit in ``_TEXTS`` is always the text of an equal UTC instant
+    (equal instants have equal texts whatever their zone)."""
     text = _TEXTS.get(moment)
-    if text is None or moment.tzinfo is not UTC:
+    if text is None:
         text = isoformat_z(moment)
         if moment.tzinfo is UTC:
             if len(_TEXTS) >= _TEXTS_LIMIT:
@@ -144,6 +178,38 @@ def meter_reading(
         "polled_at": polled_at,
         "source": source.value,
         "previous_quality_flags": revision.previous_flags,
+        "timezone": timezone,
+    }
+
+
+#: the MeterReading fields that differ between the readings of one series polled in one window, in the
+#: order a bound encoder takes them (:meth:`~publisher.kafka.avro.SingleObjectCodec.bind`); the others are
+#: :func:`series_fields`
+VARYING_FIELDS = (
+    "event_id",
+    "interval_start",
+    "interval_end",
+    "value",
+    "quality_flags",
+    "quality_codes",
+    "revision",
+    "previous_value",
+    "reported_at",
+    "previous_quality_flags",
+)
+
+
+def series_fields(
+    reading: Reading, rt: ReadingType, *, polled_at: datetime, source: Source, timezone: str
+) -> dict[str, Any]:
+    """The MeterReading fields every reading of ``reading``'s series shares within one polled window."""
+    return {
+        "usage_point_mrid": reading.usage_point,
+        "meter_mrid": reading.meter,
+        "reading_type": reading_type_record(rt),
+        "kind": "INTERVAL" if reading.kind is ReadingKind.INTERVAL else "REGISTER",
+        "polled_at": polled_at,
+        "source": source.value,
         "timezone": timezone,
     }
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -48,6 +49,7 @@ from publisher.kafka.state_codec import (
     read_slot,
     state_key,
 )
+from publisher.netstream.model import Reading
 
 log = structlog.get_logger(__name__)
 
@@ -142,9 +144,10 @@ class SeriesStore:
         self._loaded_from: int | None = None  # every day from this ordinal on is loaded
         self._loaded_days: set[int] = set()  # days loaded before _loaded_from
         #: the last located reading (decide and apply of one reading locate it once) and the last local
-        #: day seen, (zone, first instant, first instant of the next day, day): most readings share it
+        #: day seen, (zone, first instant, first instant of the next day, day, its ordinal): most readings
+        #: share it
         self._located: tuple[tuple[object, ...], Position] | None = None
-        self._span: tuple[ZoneInfo, datetime, datetime, date] | None = None
+        self._span: tuple[ZoneInfo, datetime, datetime, date, int] | None = None
 
     # -------------------------------------------------------------------------------- decisions
 
@@ -170,17 +173,60 @@ class SeriesStore:
         else:
             block = self._block(key)
             previous = None if block is None else _previous(self._decoded(block), position)
-        if previous is None:
-            return _NEW
-        if previous.value == value and previous.quality == Quality.of(flags, quality_codes):
-            return Decision(Outcome.SUPPRESSED, previous.revision)
-        return Decision(
-            Outcome.REVISED,
-            previous.revision + 1,
-            previous_value=previous.value,
-            previous_flags=previous.quality.flags,
-            previous_missing=previous.value is None,
-        )
+        return _verdict(previous, value, Quality.of(flags, quality_codes))
+
+    def publish_run(
+        self,
+        usage_point: str,
+        reading_type: str,
+        zone: ZoneInfo,
+        interval: timedelta | None,
+        readings: Sequence[Reading],
+        emit: Callable[[Reading, Decision], bool],
+    ) -> None:
+        """Decide each reading of one series in turn, hand it to ``emit`` with the decision, and apply it
+        when ``emit`` returns True (it published the reading): exactly :meth:`decide`, then :meth:`apply`
+        with the decided revision, reading by reading, so a later reading of the run sees an earlier one.
+
+        The readings of a run mostly fill the slots of the day being applied to; those take a short path
+        (slot arithmetic on the cached day span, the working draft read and changed in place).
+        """
+        step = interval if interval is not None and interval > _ZERO and not interval % _SECOND else None
+        seconds = step // _SECOND if step is not None else 0
+        for reading in readings:
+            start, value = reading.start, reading.value
+            hot, span = self._hot, self._span
+            if (
+                step is not None
+                and hot is not None
+                and span is not None
+                and start is not None
+                and span[0] is zone
+                and start.tzinfo is not None
+                and reading.end.tzinfo is UTC
+                and span[1] <= start < span[2]
+                and (value is None or value.is_finite())
+            ):
+                key = hot[0]
+                draft = hot[1]
+                offset = start - span[1]
+                if (
+                    not offset % step
+                    and key[2] == span[4]
+                    and key[1] == usage_point
+                    and key[0] == reading_type
+                    and draft.interval_seconds in (0, seconds)
+                ):
+                    slot = offset // step
+                    quality = Quality.of(reading.quality, reading.quality_codes)
+                    decision = _verdict(draft.published(slot), value, quality)
+                    if emit(reading, decision):
+                        draft.put(slot, seconds, value, quality, decision.revision)
+                    continue
+            fields = (zone, start, reading.end, interval, value, reading.quality, reading.quality_codes)
+            decision = self.decide(usage_point, reading_type, *fields)
+            if emit(reading, decision):
+                self.apply(usage_point, reading_type, *fields, decision.revision)
 
     def apply(  # noqa: PLR0917 -- the pipeline's agreed signature: one argument per reading field
         self,
@@ -380,7 +426,8 @@ class SeriesStore:
         position = locate(zone, start, end, interval)
         if position.slot is not None:
             first = day_start(zone, position.day)
-            self._span = (zone, first, day_start(zone, position.day + timedelta(days=1)), position.day)
+            following = day_start(zone, position.day + timedelta(days=1))
+            self._span = (zone, first, following, position.day, position.day.toordinal())
         self._located = (args, position)
         return position
 
@@ -453,6 +500,20 @@ def _find(days: list[int | bytes], ordinal: int) -> int:
     if ordinal not in days:  # a miss (every day a restore adds) without the cost of an exception
         return -1
     return days.index(ordinal)
+
+
+def _verdict(previous: Published | None, value: Decimal | None, quality: Quality) -> Decision:
+    if previous is None:
+        return _NEW
+    if previous.value == value and previous.quality == quality:
+        return Decision(Outcome.SUPPRESSED, previous.revision)
+    return Decision(
+        Outcome.REVISED,
+        previous.revision + 1,
+        previous_value=previous.value,
+        previous_flags=previous.quality.flags,
+        previous_missing=previous.value is None,
+    )
 
 
 def _previous_in_draft(draft: DayDraft, position: Position) -> Published | None:

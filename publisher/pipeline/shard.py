@@ -17,8 +17,8 @@ and giving up after three of them would fail the cycle and leave the backlog to 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -36,9 +36,17 @@ from publisher.netstream.localtime import local_date
 from publisher.netstream.model import Reading, ReadingKind, TargetKind
 from publisher.netstream.parser import Rejected
 from publisher.netstream.readingtype import ReadingType, parse_reading_type
-from publisher.pipeline.events import Revision, Source, message_key, meter_reading
+from publisher.pipeline.events import (
+    VARYING_FIELDS,
+    Revision,
+    Source,
+    event_ids,
+    message_key,
+    meter_reading,
+    series_fields,
+)
 from publisher.pipeline.events_dlq import dead_letter, reading_fragment
-from publisher.pipeline.series_store import Outcome, SeriesStore
+from publisher.pipeline.series_store import Decision, Outcome, SeriesStore
 
 log = structlog.get_logger(__name__)
 
@@ -373,9 +381,10 @@ class ShardPublisher:
         self._series = None  # zones and routes are looked up afresh for every window
         for rejected in window.parsed.rejected:
             self._dead_letter(rejected, request.start, request.end, source, stats, polled_at)
-        for reading in window.parsed.readings:
-            stats.fetched += 1
-            self._one(reading, source, polled_at, stats, request.start, request.end)
+        readings = window.parsed.readings
+        stats.fetched += len(readings)
+        for run in _series_runs(readings):
+            self._publish_run(run, source, polled_at, stats, request.start, request.end)
         self._write_state()
         return stats
 
@@ -384,9 +393,9 @@ class ShardPublisher:
         last = self._series
         if (
             last is not None
-            and last.usage_point is reading.usage_point
-            and last.reading_type is reading.reading_type
-            and last.meter is reading.meter
+            and last.usage_point == reading.usage_point
+            and last.reading_type == reading.reading_type
+            and last.meter == reading.meter
             and last.kind is reading.kind
         ):
             return last
@@ -409,43 +418,96 @@ class ShardPublisher:
         self._series = series
         return series
 
-    def _one(
+    def _publish_run(
         self,
-        reading: Reading,
+        run: Sequence[Reading],
         source: Source,
         polled_at: datetime,
         stats: CycleStats,
         start: datetime,
         end: datetime,
     ) -> None:
-        series = self._series_of(reading)
-        if series.registry_meter is not None:
-            reading = replace(reading, meter=series.registry_meter)
-        zone = series.zone
-        store = self._store
-        decision = store.decide(
-            reading.usage_point,
-            reading.reading_type,
-            zone,
-            reading.start,
-            reading.end,
-            series.interval,
-            reading.value,
-            reading.quality,
-            reading.quality_codes,
+        """Dedup, encode and produce the readings of one series (consecutive readings sharing usage point,
+        reading type, meter and kind): the series' fields are encoded once, each reading adds its own."""
+        series = self._series_of(run[0])
+        first = run[0] if series.registry_meter is None else run[0]._replace(meter=series.registry_meter)
+        fixed = series_fields(first, series.rt, polled_at=polled_at, source=source, timezone=series.zone.key)
+        encode = self._events.bind(VARYING_FIELDS, fixed)
+        ids = event_ids(series.usage_point, series.reading_type)
+        key = message_key(first)
+        topic, headers, produce = series.topic, self._event_headers, self._producer.produce
+        new = revised = missing = suppressed = 0
+
+        def emit(reading: Reading, decision: Decision) -> bool:
+            nonlocal new, revised, missing, suppressed
+            outcome = decision.outcome
+            if outcome is Outcome.SUPPRESSED:
+                suppressed += 1
+                return False
+            number = decision.revision
+            value = None
+            if encode is not None:
+                value = encode(
+                    ids(reading.start, reading.end, number),
+                    reading.start,
+                    reading.end,
+                    reading.value,
+                    reading.quality,
+                    reading.quality_codes,
+                    number,
+                    decision.previous_value,
+                    reading.reported_at,
+                    decision.previous_flags,
+                )
+            if value is None:  # the fast path declined: the full record is written or rejected
+                value = self._encode_record(reading, series, decision, polled_at, source, stats, start, end)
+                if value is None:
+                    return False
+            produce(topic, value, key=key, headers=headers)
+            if outcome is Outcome.NEW:
+                new += 1
+            else:
+                revised += 1
+            if reading.value is None:
+                missing += 1
+            return True
+
+        self._store.publish_run(
+            series.usage_point, series.reading_type, series.zone, series.interval, run, emit
         )
-        if decision.outcome is Outcome.SUPPRESSED:
-            stats.suppressed += 1
-            return
+        stats.new += new
+        stats.revised += revised
+        stats.missing += missing
+        stats.suppressed += suppressed
+        if new or revised:
+            stats.per_topic[topic] = stats.per_topic.get(topic, 0) + new + revised
+        if revised:
+            stats.revised_per_topic[topic] = stats.revised_per_topic.get(topic, 0) + revised
+
+    def _encode_record(
+        self,
+        reading: Reading,
+        series: _Series,
+        decision: Decision,
+        polled_at: datetime,
+        source: Source,
+        stats: CycleStats,
+        start: datetime,
+        end: datetime,
+    ) -> bytes | None:
+        """The event of one reading through the codec's full path; dead-lettered (``None``) if it cannot be
+        encoded."""
+        if series.registry_meter is not None:
+            reading = reading._replace(meter=series.registry_meter)
         if decision.outcome is Outcome.NEW:
             revision = _FIRST_PUBLICATION
         else:
             revision = Revision(decision.revision, decision.previous_value, decision.previous_flags)
         record = meter_reading(
-            reading, series.rt, revision, polled_at=polled_at, source=source, timezone=zone.key
+            reading, series.rt, revision, polled_at=polled_at, source=source, timezone=series.zone.key
         )
         try:
-            value = self._events.encode(record)
+            return self._events.encode(record)
         except ParseError as exc:
             self._dead_letter(
                 Rejected(exc.message, reading_fragment(reading), reading.usage_point, reading.reading_type),
@@ -456,29 +518,7 @@ class ShardPublisher:
                 polled_at,
                 stage="ENCODE",
             )
-            return
-        topic = series.topic
-        self._producer.produce(topic, value, key=message_key(reading), headers=self._event_headers)
-        stats.per_topic[topic] = stats.per_topic.get(topic, 0) + 1
-        store.apply(
-            reading.usage_point,
-            reading.reading_type,
-            zone,
-            reading.start,
-            reading.end,
-            series.interval,
-            reading.value,
-            reading.quality,
-            reading.quality_codes,
-            decision.revision,
-        )
-        if decision.outcome is Outcome.NEW:
-            stats.new += 1
-        else:
-            stats.revised += 1
-            stats.revised_per_topic[topic] = stats.revised_per_topic.get(topic, 0) + 1
-        if reading.value is None:
-            stats.missing += 1
+            return None
 
     def _dead_letter(
         self,
@@ -509,3 +549,26 @@ class ShardPublisher:
                 key=key,
                 partition=partition_for(owner, self._topics.state_partitions),
             )
+
+
+def _series_runs(readings: Sequence[Reading]) -> Iterator[Sequence[Reading]]:
+    """The readings in runs of consecutive readings of one series (usage point, reading type, meter and
+    kind); parsers emit a series' readings together, so a window has about one run per series."""
+    begin = 0
+    count = len(readings)
+    while begin < count:
+        first = readings[begin]
+        up, code, meter, kind = first.usage_point, first.reading_type, first.meter, first.kind
+        end = begin + 1
+        while end < count:
+            reading = readings[end]
+            if (
+                reading.usage_point != up
+                or reading.reading_type != code
+                or reading.meter != meter
+                or reading.kind is not kind
+            ):
+                break
+            end += 1
+        yield readings[begin:end]
+        begin = end
