@@ -265,7 +265,7 @@ class ValueCodec(Protocol):
     def headers(self) -> list[tuple[str, bytes]]: ...
 
     def bind(
-        self, varying: tuple[str, ...], fixed: Mapping[str, Any]
+        self, varying: tuple[str, ...], fixed: Mapping[str, Any], *, canonical: tuple[str, ...] = ()
     ) -> Callable[..., bytes | None] | None: ...
 
 
@@ -279,7 +279,7 @@ class _BodyCodec:
         assert prepare is not None  # a named schema is a record, which always compiles
         self._prepare = prepare
         self._fast = compile_writer(schema.parsed)
-        self._partials: dict[tuple[str, ...], PartialWriter] = {}
+        self._partials: dict[tuple[tuple[str, ...], tuple[str, ...]], PartialWriter] = {}
         self._headers = (
             ("event_type", schema.name.encode()),
             ("schema_fingerprint", schema.fingerprint_hex.encode()),
@@ -314,16 +314,19 @@ class _BodyCodec:
         """Kafka headers naming the event type, the schema fingerprint and the content type."""
         return list(self._headers)
 
-    def bind(self, varying: tuple[str, ...], fixed: Mapping[str, Any]) -> Callable[..., bytes | None] | None:
+    def bind(
+        self, varying: tuple[str, ...], fixed: Mapping[str, Any], *, canonical: tuple[str, ...] = ()
+    ) -> Callable[..., bytes | None] | None:
         """A fast ``encode(*values)`` for records that share ``fixed`` and differ only in the fields named
         ``varying`` (given in that order); it returns ``None`` for a record it does not write exactly, which
-        :meth:`encode` then writes or rejects. ``None`` when there is no fast path for these fields."""
-        partial = self._partials.get(varying)
+        :meth:`encode` then writes or rejects. ``None`` when there is no fast path for these fields.
+        ``canonical``: uuid fields the caller always gives in canonical form (see ``compile_partial``)."""
+        partial = self._partials.get((varying, canonical))
         if partial is None:
-            partial = compile_partial(self.schema.parsed, varying)
+            partial = compile_partial(self.schema.parsed, varying, canonical=canonical)
             if partial is None:
                 return None
-            self._partials[varying] = partial
+            self._partials[varying, canonical] = partial
         return partial.bind(self._prefix, fixed)
 
     def _body(self, data: bytes, offset: int) -> dict[str, Any]:

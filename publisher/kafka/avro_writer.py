@@ -214,9 +214,10 @@ def _emit(out: _Source, schema: Any, depth: int, named: dict[str, Write]) -> boo
     kind = schema if isinstance(schema, str) else schema.get("type")
     plain = isinstance(schema, str) or "logicalType" not in schema
     if plain and kind in _RANGES:
-        memo = out.const(_IntMemo(_RANGES[kind], b""))
-        out.line(depth, f"e = {memo}.known.get(x) if type(x) is int else None")  # never bool: True == 1
-        out.line(depth, f"buf += {memo}.encode(x) if e is None else e")
+        int_memo = _IntMemo(_RANGES[kind], b"")
+        known, encode = out.const(int_memo.known), out.const(int_memo.encode)
+        out.line(depth, f"e = {known}.get(x) if type(x) is int else None")  # never bool: True == 1
+        out.line(depth, f"buf += {encode}(x) if e is None else e")
     elif plain and kind == "string":
         out.line(depth, "e = STRINGS.get(x)")
         out.line(depth, "buf += string(x) if e is None else e")
@@ -254,22 +255,23 @@ def _emit_memoised_optional(out: _Source, branch: Any, depth: int) -> bool:
     """``["null", T]`` for an int, long, decimal or timestamp ``T``: one memo lookup gives the branch byte
     and the value together (most optional fields hold a handful of distinct values)."""
     if isinstance(branch, str) and branch in _RANGES:
-        memo = out.const(_IntMemo(_RANGES[branch], _SECOND_BRANCH))
+        int_memo = _IntMemo(_RANGES[branch], _SECOND_BRANCH)
+        known, encode = out.const(int_memo.known), out.const(int_memo.encode)
         out.line(depth, "if x is None:")
         out.line(depth + 1, "buf += NULL")
         out.line(depth, "else:")
-        out.line(depth + 1, f"e = {memo}.known.get(x) if type(x) is int else None")
-        out.line(depth + 1, f"buf += {memo}.encode(x) if e is None else e")
+        out.line(depth + 1, f"e = {known}.get(x) if type(x) is int else None")
+        out.line(depth + 1, f"buf += {encode}(x) if e is None else e")
         return True
     if isinstance(branch, Mapping) and "logicalType" in branch and (found := _memoised(branch)) is not None:
         slow, _memo, exact = found
-        memo = out.const(_BranchMemo(slow))
-        kind = out.const(exact)
+        branch_memo = _BranchMemo(slow)
+        known, encode, kind = out.const(branch_memo.known), out.const(branch_memo.encode), out.const(exact)
         out.line(depth, "if x is None:")
         out.line(depth + 1, "buf += NULL")
         out.line(depth, "else:")
-        out.line(depth + 1, f"e = {memo}.known.get(x) if type(x) is {kind} else None")
-        out.line(depth + 1, f"buf += {memo}.encode(x) if e is None else e")
+        out.line(depth + 1, f"e = {known}.get(x) if type(x) is {kind} else None")
+        out.line(depth + 1, f"buf += {encode}(x) if e is None else e")
         return True
     return False
 
@@ -516,15 +518,24 @@ class PartialWriter:
 _DECLINED = (Decline, ValueError, TypeError, ArithmeticError)
 
 
-def compile_partial(schema: Mapping[str, Any], varying: tuple[str, ...]) -> PartialWriter | None:
+def compile_partial(
+    schema: Mapping[str, Any], varying: tuple[str, ...], *, canonical: tuple[str, ...] = ()
+) -> PartialWriter | None:
     """A :class:`PartialWriter` for the record ``schema`` with the fields named in ``varying`` (in that
-    order as arguments), or ``None`` when the fast path does not write the schema."""
+    order as arguments), or ``None`` when the fast path does not write the schema.
+
+    ``canonical`` names varying ``uuid`` fields whose values the caller builds in the canonical form
+    itself (lower-case hex, 8-4-4-4-12): their form is not checked again, only that they are 36 ASCII
+    characters, so a record is always well-formed Avro."""
     if schema.get("type") != "record" or compile_writer(schema) is None:
         return None
     fields = schema["fields"]
     names = [field["name"] for field in fields]
     if len(set(varying)) != len(varying) or not set(varying) <= set(names):
         raise ValueError(f"varying fields {varying} are not distinct fields of {schema.get('name')}")
+    uuids = {field["name"] for field in fields if _is_uuid(field["type"])}
+    if not set(canonical) <= uuids & set(varying):
+        raise ValueError(f"canonical fields {canonical} are not varying uuid fields of {schema.get('name')}")
     named: dict[str, Write] = {}
     _compile(schema, named)  # the named types the fields refer to
     # runs of fixed fields: one before each varying field and one after the last (any may be empty)
@@ -547,7 +558,13 @@ def compile_partial(schema: Mapping[str, Any], varying: tuple[str, ...]) -> Part
             out.line(1, f"buf += s[{segment}]")
         segment += 1
         out.line(1, f"x = {arguments[field['name']]}")
-        _emit(out, field["type"], 1, named)
+        if field["name"] in canonical:
+            out.line(1, "if type(x) is not str or len(x) != 36 or not x.isascii():")
+            out.line(2, "raise Decline")
+            out.line(1, "buf += b'H'")  # zigzag(36)
+            out.line(1, "buf += x.encode()")
+        else:
+            _emit(out, field["type"], 1, named)
     if runs[segment]:
         out.line(1, f"buf += s[{segment}]")
     out.line(1, "return bytes(buf)")
@@ -555,6 +572,12 @@ def compile_partial(schema: Mapping[str, Any], varying: tuple[str, ...]) -> Part
     # Safe to exec for the reasons given in _generate_fields; the argument names are generated (x0, x1 ...)
     exec("\n".join(out.lines), namespace)  # noqa: S102  # nosec B102 - see the comment above
     return PartialWriter(varying, fixed_runs, cast(Callable[..., bytes], namespace["write_partial"]))
+
+
+def _is_uuid(schema: Any) -> bool:
+    return (
+        isinstance(schema, Mapping) and schema.get("logicalType") == "uuid" and schema.get("type") == "string"
+    )
 
 
 def _fixed_run(fields: list[Mapping[str, Any]], named: dict[str, Write]) -> Write:

@@ -199,6 +199,11 @@ VARYING_FIELDS = (
 )
 
 
+#: varying fields the pipeline builds in canonical form itself (:func:`event_ids` formats them as
+#: ``str(uuid.UUID)`` does), so the encoder need not check their form again
+CANONICAL_FIELDS = ("event_id",)
+
+
 def series_fields(
     reading: Reading, rt: ReadingType, *, polled_at: datetime, source: Source, timezone: str
 ) -> dict[str, Any]:

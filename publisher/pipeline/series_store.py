@@ -54,6 +54,7 @@ from publisher.netstream.model import Reading
 log = structlog.get_logger(__name__)
 
 _SECOND = timedelta(seconds=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ZERO = timedelta(0)
 #: Python overhead of one stored day (bytes header, two list slots) and of one series (its list, the
 #: usage point string, a dict entry), as measured by tests/bench/bench_state_memory.py
@@ -193,31 +194,24 @@ class SeriesStore:
         """
         step = interval if interval is not None and interval > _ZERO and not interval % _SECOND else None
         seconds = step // _SECOND if step is not None else 0
+        grid = step or _SECOND  # the slot length; only used while a draft is taken, which needs a step
+        # the working draft of the day being applied to and that day's span [first, following), while the
+        # run's readings fall in it; refreshed after every reading that takes the general path
+        draft: DayDraft | None = None
+        first = following = _EPOCH
         for reading in readings:
             start, value = reading.start, reading.value
-            hot, span = self._hot, self._span
             if (
-                step is not None
-                and hot is not None
-                and span is not None
+                draft is not None
                 and start is not None
-                and span[0] is zone
-                and start.tzinfo is not None
+                and start.tzinfo is UTC  # aware, so the comparisons below are defined
                 and reading.end.tzinfo is UTC
-                and span[1] <= start < span[2]
+                and first <= start < following
                 and (value is None or value.is_finite())
             ):
-                key = hot[0]
-                draft = hot[1]
-                offset = start - span[1]
-                if (
-                    not offset % step
-                    and key[2] == span[4]
-                    and key[1] == usage_point
-                    and key[0] == reading_type
-                    and draft.interval_seconds in (0, seconds)
-                ):
-                    slot = offset // step
+                offset = start - first
+                if not offset % grid:
+                    slot = offset // grid
                     quality = Quality.of(reading.quality, reading.quality_codes)
                     decision = _verdict(draft.published(slot), value, quality)
                     if emit(reading, decision):
@@ -227,6 +221,17 @@ class SeriesStore:
             decision = self.decide(usage_point, reading_type, *fields)
             if emit(reading, decision):
                 self.apply(usage_point, reading_type, *fields, decision.revision)
+            hot, span = self._hot, self._span
+            draft = None
+            if (
+                step is not None
+                and hot is not None
+                and span is not None
+                and span[0] is zone
+                and hot[0] == (reading_type, usage_point, span[4])
+                and hot[1].interval_seconds in (0, seconds)
+            ):
+                draft, first, following = hot[1], span[1], span[2]
 
     def apply(  # noqa: PLR0917 -- the pipeline's agreed signature: one argument per reading field
         self,

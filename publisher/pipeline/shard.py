@@ -37,6 +37,7 @@ from publisher.netstream.model import Reading, ReadingKind, TargetKind
 from publisher.netstream.parser import Rejected
 from publisher.netstream.readingtype import ReadingType, parse_reading_type
 from publisher.pipeline.events import (
+    CANONICAL_FIELDS,
     VARYING_FIELDS,
     Revision,
     Source,
@@ -432,7 +433,7 @@ class ShardPublisher:
         series = self._series_of(run[0])
         first = run[0] if series.registry_meter is None else run[0]._replace(meter=series.registry_meter)
         fixed = series_fields(first, series.rt, polled_at=polled_at, source=source, timezone=series.zone.key)
-        encode = self._events.bind(VARYING_FIELDS, fixed)
+        encode = self._events.bind(VARYING_FIELDS, fixed, canonical=CANONICAL_FIELDS)
         ids = event_ids(series.usage_point, series.reading_type)
         key = message_key(first)
         topic, headers, produce = series.topic, self._event_headers, self._producer.produce

@@ -126,3 +126,20 @@ def test_timestamps_equal_as_instants_encode_equally(codec: SingleObjectCodec) -
     later = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
     record = {**BASE, "reported_at": later}
     assert encode(*split(record)[1]) == reference(codec, record)
+
+
+def test_canonical_uuid_fields_are_written_after_a_framing_check_only(codec: SingleObjectCodec) -> None:
+    fixed, values = split(BASE)
+    encode = codec.bind(VARYING_FIELDS, fixed, canonical=("event_id",))
+    assert encode is not None
+    assert encode(*values) == reference(codec, BASE)
+    for bad in (None, 42, BASE["event_id"][:-1], "é" * 36):  # not text, or not 36 ASCII characters
+        assert encode(bad, *values[1:]) is None
+
+
+def test_only_varying_uuid_fields_can_be_canonical(codec: SingleObjectCodec) -> None:
+    fixed, _ = split(BASE)
+    with pytest.raises(ValueError, match="not varying uuid fields"):
+        codec.bind(VARYING_FIELDS, fixed, canonical=("revision",))
+    with pytest.raises(ValueError, match="not varying uuid fields"):
+        codec.bind(("revision",), {k: v for k, v in BASE.items() if k != "revision"}, canonical=("event_id",))
