@@ -246,6 +246,33 @@ class TransactionalProducer:
             except (KafkaException, SystemError) as exc:
                 raise self._unwrap(exc, "produce") from exc
 
+    def sender(self, topic: str, headers: Headers = ()) -> Callable[[bytes, bytes | None], None]:
+        """``send(value, key)``: :meth:`produce` for many records to ``topic`` with the same ``headers``,
+        without handling its arguments again for every record (the pipeline sends a series' events with
+        it). Same guarantees: latched delivery errors are raised first, a full queue is waited for."""
+        header_list: list[tuple[str, str | bytes | None]] = list(headers)
+        produce, delivered = self._producer.produce, self._delivered
+
+        def send(value: bytes, key: bytes | None) -> None:
+            if self._first_error is not None:
+                self.raise_latched()
+            try:
+                produce(topic, value, key, headers=header_list, on_delivery=delivered)
+            except BufferError:
+                self._producer.poll(0.05)  # queue full: let deliveries drain, then the full path retries
+                self.produce(topic, value, key=key, headers=headers)
+                return
+            except (KafkaException, SystemError) as exc:
+                raise self._unwrap(exc, "produce") from exc
+            count = self.produced_in_transaction = self.produced_in_transaction + 1
+            if not count % _POLL_EVERY:
+                try:
+                    self._producer.poll(0)
+                except (KafkaException, SystemError) as exc:
+                    raise self._unwrap(exc, "produce") from exc
+
+        return send
+
     def _unwrap(self, exc: Exception, action: str) -> Exception:
         cause = kafka_cause(exc)
         if cause is not None:

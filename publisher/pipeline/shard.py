@@ -210,6 +210,7 @@ class ShardPublisher:
         self._dlq_headers = dead_letters.headers()
         self._owner: dict[str, str] = {}
         self._series: _Series | None = None
+        self._senders: dict[str, Callable[[bytes, bytes | None], None]] = {}  # one per event topic
 
     # ------------------------------------------------------------------ state
 
@@ -436,7 +437,10 @@ class ShardPublisher:
         encode = self._events.bind(VARYING_FIELDS, fixed, canonical=CANONICAL_FIELDS)
         ids = event_ids(series.usage_point, series.reading_type)
         key = message_key(first)
-        topic, headers, produce = series.topic, self._event_headers, self._producer.produce
+        topic = series.topic
+        send = self._senders.get(topic)
+        if send is None:
+            send = self._senders[topic] = self._producer.sender(topic, self._event_headers)
         new = revised = missing = suppressed = 0
 
         def emit(reading: Reading, decision: Decision) -> bool:
@@ -464,7 +468,7 @@ class ShardPublisher:
                 value = self._encode_record(reading, series, decision, polled_at, source, stats, start, end)
                 if value is None:
                     return False
-            produce(topic, value, key=key, headers=headers)
+            send(value, key)
             if outcome is Outcome.NEW:
                 new += 1
             else:

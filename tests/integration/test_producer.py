@@ -110,3 +110,51 @@ def test_ensure_topics_creates_and_validates(kafka_admin: AdminClient) -> None:
     ensure_topics(kafka_admin, [TopicSpec(plain, 2, replication_factor=1)])
     with pytest.raises(KafkaFatalError, match=r"must have cleanup\.policy=compact"):
         ensure_topics(kafka_admin, [TopicSpec(plain, 2, compacted=True)])
+
+
+def test_a_sender_produces_like_produce_in_the_open_transaction(
+    kafka_bootstrap: str, make_topic: Callable[..., str]
+) -> None:
+    topic = make_topic("sender")
+    p = producer(kafka_bootstrap)
+    send = p.sender(topic, [("event_type", b"t")])
+    p.begin()
+    for n in range(150):  # past the poll interval
+        send(f"v{n}".encode(), b"m1")
+    assert p.produced_in_transaction == 150
+    p.commit()
+    p.begin()
+    send(b"dropped", b"m1")
+    p.abort()
+    records = read_committed(kafka_bootstrap, topic)
+    assert [r.value for r in records] == [f"v{n}".encode() for n in range(150)]
+    assert {(r.key, r.headers) for r in records} == {(b"m1", (("event_type", b"t"),))}
+
+
+def test_a_sender_raises_a_latched_delivery_failure_before_sending_more() -> None:
+    with EmbeddedBroker() as broker:
+        admin = AdminClient({"bootstrap.servers": broker.bootstrap_servers})
+        topic = unique_topic("sender-outage")
+        ensure_topics(admin, [TopicSpec(topic, 1, replication_factor=1)])
+        p = TransactionalProducer(
+            {"bootstrap.servers": broker.bootstrap_servers, "message.timeout.ms": 1000},
+            f"test-{uuid.uuid4().hex}",
+            timeout=15,
+        )
+        p.init()
+        send = p.sender(topic)
+        p.begin()
+        broker.pause()
+        try:
+            send(b"lost", b"k")
+            time.sleep(2.0)  # longer than message.timeout.ms: the record fails in the background
+            p._producer.poll(0)  # serve the delivery report (the sender polls every 64 records)
+            with pytest.raises(TransactionAbortable, match="not delivered"):
+                send(b"next", b"k")
+        finally:
+            broker.resume()
+        p.abort()
+        p.begin()
+        send(b"after", b"k")
+        p.commit()
+        assert [r.value for r in read_committed(broker.bootstrap_servers, topic)] == [b"after"]

@@ -5,6 +5,7 @@ with a fatal error (exit 4) so that Kubernetes restarts it."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -279,6 +280,9 @@ class AbortingProducer:
 
     def produce(self, *_args: Any, **_kwargs: Any) -> None:
         pass
+
+    def sender(self, *_args: Any) -> Callable[[bytes, bytes | None], None]:
+        return lambda _value, _key: None
 
     def commit(self) -> None:
         self.commits += 1
