@@ -1,33 +1,28 @@
-"""Records of the compacted state topic: key layout and the Avro encoding of their values.
+"""Values of the compacted state topic: the Avro day state and backfill progress, and key escaping.
 
 The state topic (``netstream-publisher.state.v1``) holds two kinds of record, told apart by the key:
 
-``day|<usage point>|<reading type>|<YYYY-MM-DD>``
-    what was published for one series on one local day (:class:`DayState`);
+``block|<usage point>|<reading type>|<YYYY-MM-DD of a Monday>``
+    what was published for one series in one week, as up to seven day states (:class:`DayState`)
+    packed into one value by :mod:`publisher.kafka.state_blocks`, which also explains the key layout,
+    why a record holds a week, and how records of the former one-record-per-day layout
+    (``day|<usage point>|<reading type>|<YYYY-MM-DD>``) are still read;
 ``backfill|<job id>``
     which windows of one backfill job are committed (:class:`BackfillProgress`).
 
-Why one record per series and *local day*:
+The local day stays the unit of the state itself: of Netstream windows, of the DST slot layout
+(46/48/50 half-hours) and of decoding. A day state is about 120 bytes for 48 half-hours, however long
+the history; a block is its days' values side by side behind a small index, so one day is read
+without decoding the others.
 
-- a record stays small and bounded (about 120 bytes for 48 half-hours), however long the history;
-- a poll cycle rewrites only the days it touched (today, yesterday), never a series' whole history;
-- compaction keeps exactly one record per (series, day), so the topic remembers every day ever
-  published, and restoring the horizon or a backfill window selects records by key alone, without
-  decoding values;
-- the local day is the unit of Netstream windows, of the DST slot layout (46/48/50 half-hours) and of
-  eviction from memory.
+Key parts are UTF-8 with ``%`` and ``|`` percent-escaped (:func:`escape_key_part`), so any identifier
+round-trips.
 
-A record per series would grow without bound and be rewritten whole on every poll; a record per
-interval would multiply the keys (and their overhead) by 48 a day.
-
-Key parts are UTF-8 with ``%`` and ``|`` percent-escaped, so any identifier round-trips. The producer
-places a series' records on its shard's state partitions itself (by usage point): hashing this key
-would scatter one usage point's days over all partitions.
-
-A value is one format byte (:data:`FORMAT_VERSION`) and a schemaless Avro ``StateRecord``
-(``schemas/series_state.avsc``). The topic is internal, so there is no registry; the format byte lets
-the layout evolve. :func:`read_slot` and :func:`read_entry` read one published reading straight from a
-:class:`DayState`; :class:`DayDraft` is the mutable working form that packs back into one.
+A day value is one format byte (:data:`FORMAT_VERSION`) and a schemaless Avro ``StateRecord``
+(``schemas/series_state.avsc``), as is a progress value. The topic is internal, so there is no registry;
+the format byte lets the layout evolve. :func:`read_slot` and :func:`read_entry` read one published
+reading straight from a :class:`DayState`; :class:`DayDraft` is the mutable working form that packs
+back into one.
 """
 
 from __future__ import annotations
@@ -52,70 +47,33 @@ _PROGRESS_RECORD = "netstream.publisher.state.BackfillProgress"
 #: the Avro union index of ``SeriesDayState`` (zigzag varint 0), right after the format byte
 _DAY_BRANCH = 0
 
-_CORRUPT_FIX = "write a tombstone for its key (that day's readings are then published again as new)"
+_CORRUPT_FIX = "write a tombstone for its key (its readings are then published again as new)"
 _SEP = "|"
-_DAY_TAG = "day"
 _PROGRESS_TAG = "backfill"
 
 # ------------------------------------------------------------------------------------------ keys
 
 
-def _escape(part: str) -> str:
+def escape_key_part(part: str) -> str:
+    """A key part with ``%`` and ``|`` percent-escaped, so that ``|`` separates the parts of a key."""
     return part.replace("%", "%25").replace(_SEP, "%7C")
 
 
-def _unescape(part: str) -> str:
+def unescape_key_part(part: str) -> str:
+    """Undo :func:`escape_key_part`."""
     # "%" only ever starts an escape, so undoing "%7C" first cannot create a false "%25"
     return part.replace("%7C", _SEP).replace("%25", "%")
 
 
-def state_key(usage_point: str, reading_type: str, day: date) -> bytes:
-    """Key of the state of one series on one local day, e.g. ``b"day|<up>|<rt>|2025-03-01"``."""
-    return _SEP.join((_DAY_TAG, _escape(usage_point), _escape(reading_type), day.isoformat())).encode()
-
-
-def parse_state_key(key: bytes) -> tuple[str, str, date] | None:
-    """``(usage point, reading type, day)`` of a day-state key; ``None`` for keys of other records."""
-    if b"%" not in key:  # nothing escaped (the usual key): split the bytes, UTF-8 never hides a "|" byte
-        parts_b = key.split(b"|")
-        if len(parts_b) == 4 and parts_b[0] == b"day":
-            day = _DAYS.get(parts_b[3])
-            if day is None:
-                return _parse_state_key(key)
-            try:
-                return parts_b[1].decode(), parts_b[2].decode(), day
-            except UnicodeDecodeError:
-                return None
-    return _parse_state_key(key)
-
-
-#: day part of a key -> its date: a restore reads the same few days for every series
-_DAYS: dict[bytes, date] = {}
-_DAYS_LIMIT = 1 << 14
-
-
-def _parse_state_key(key: bytes) -> tuple[str, str, date] | None:
-    parts = _split_key(key, _DAY_TAG, 4)
-    if parts is None or len(parts[3]) != 10:
-        return None
-    try:
-        parsed = _unescape(parts[1]), _unescape(parts[2]), date.fromisoformat(parts[3])
-    except ValueError:
-        return None
-    if len(_DAYS) < _DAYS_LIMIT:
-        _DAYS[parts[3].encode()] = parsed[2]
-    return parsed
-
-
 def progress_key(job_id: str) -> bytes:
     """Key of the progress record of one backfill job, e.g. ``b"backfill|<job id>"``."""
-    return _SEP.join((_PROGRESS_TAG, _escape(job_id))).encode()
+    return _SEP.join((_PROGRESS_TAG, escape_key_part(job_id))).encode()
 
 
 def parse_progress_key(key: bytes) -> str | None:
     """The job id of a backfill progress key; ``None`` for keys of other records."""
     parts = _split_key(key, _PROGRESS_TAG, 2)
-    return None if parts is None else _unescape(parts[1])
+    return None if parts is None else unescape_key_part(parts[1])
 
 
 def _split_key(key: bytes, tag: str, count: int) -> list[str] | None:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import structlog
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from publisher.errors import RetryableError
 from publisher.logsetup import librdkafka_logger
@@ -24,6 +24,11 @@ log = structlog.get_logger(__name__)
 
 #: called with each record's key and value (``None`` for a tombstone), in offset order per partition
 Sink = Callable[[bytes, bytes | None], None]
+
+#: longest wait of one ``consume`` call: it returns once it has a full batch *or* this time has passed, so
+#: every partial batch (the last one, every one of a small topic) costs the whole wait
+_POLL_SECONDS = 0.05
+_BATCH = 1000
 
 
 def shard_partitions(partitions: int, shard_index: int, shard_count: int) -> list[int]:
@@ -57,7 +62,9 @@ def read_to_end(
     count = 0
     started = time.monotonic()
     try:
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in wanted])
+        # offset 0, not OFFSET_BEGINNING: a logical offset costs an offset query that librdkafka starts only
+        # on a timer (half a second here); an offset below the log start resets to the earliest one
+        consumer.assign([TopicPartition(topic, p, 0) for p in wanted])
         done: set[int] = set()
         while len(done) < len(wanted):
             if time.monotonic() - started > timeout:
@@ -65,7 +72,7 @@ def read_to_end(
                     f"state restore of {topic} did not reach the end within {timeout:.0f}s "
                     f"({len(done)}/{len(wanted)} partitions done)"
                 )
-            for message in consumer.consume(num_messages=1000, timeout=0.5):
+            for message in consumer.consume(num_messages=_BATCH, timeout=_POLL_SECONDS):
                 error = message.error()
                 if error is not None:
                     if error.code() == KafkaError._PARTITION_EOF:  # noqa: SLF001 - librdkafka constant

@@ -1,41 +1,56 @@
 """Compact series state in memory and the dedup decision: new, suppressed or revised.
 
 The store remembers, for every series (usage point, reading type) and local day, what was published:
-each interval's exact value, its quality and, where not 0, its revision. It holds every (series, day)
-as ONE immutable ``bytes`` object, the very value of its state-topic record (:mod:`state_codec`), so
-there is no Python object per reading: a 48-interval day costs about 120 bytes plus the ``bytes``
-header, and a series keeps its days in one flat ``[day, bytes, day, bytes, ...]`` list. A day is
-decoded when a reading for it arrives (the last decoded day is cached); applying readings to it turns
-it into a working draft that is packed and encoded again once the next day is touched, so a run of
-readings of one day costs one decode and one encode.
+each interval's exact value, its quality and, where not 0, its revision. It holds a series' state as
+the very values of its state-topic records: one immutable ``bytes`` block per week
+(:mod:`~publisher.kafka.state_blocks`: an index and up to seven encoded days, :mod:`state_codec`), kept
+in one flat ``[block's Monday, block, ...]`` list per series. There is no Python object per reading or
+per day: a 48-interval day costs about 120 bytes, a block its index and the ``bytes`` header, and a
+restore stores each record it reads as it is. A day is sliced out of its block and decoded when a
+reading for it arrives (the last decoded day is cached); applying readings to it turns it into a
+working draft that is packed, encoded and put back into its block once another day is touched, so a
+run of readings of one day costs one decode and one encode.
 
-Transactions: a day's bytes are replaced on change, and the first change in a transaction remembers
-the bytes it replaced (copy-on-write of the touched days only, by reference).
-:meth:`~SeriesStore.dirty_records` are the records to write in the Kafka transaction;
-:meth:`~SeriesStore.commit` forgets the old bytes once Kafka committed, and
+Transactions: a block is replaced on change, and the first change in a transaction remembers the block
+it replaced (copy-on-write of the touched blocks only, by reference). :meth:`~SeriesStore.dirty_records`
+are the records to write in the Kafka transaction (one per touched block);
+:meth:`~SeriesStore.commit` forgets the old blocks once Kafka committed, and
 :meth:`~SeriesStore.rollback` puts them back when it aborted.
 
-Memory stays bounded: days older than the horizon are dropped with :meth:`~SeriesStore.evict_before`;
-older days needed by a backfill are loaded from the state topic on demand
-(:meth:`~SeriesStore.load_record`), and :meth:`~SeriesStore.mark_loaded` records which days the store
-holds completely, so the pipeline can tell which days it still has to load.
+Memory stays bounded: blocks whose every day is older than the horizon are dropped with
+:meth:`~SeriesStore.evict_before` (a block straddling the horizon's first day is kept whole, so at
+most six days beyond the horizon stay, and a block is always written back whole); older blocks needed
+by a backfill are loaded from the state topic on demand (:meth:`~SeriesStore.load_record`), and
+:meth:`~SeriesStore.mark_loaded` records which days the store holds completely, so the pipeline can
+tell which days it still has to load.
 """
 
 from __future__ import annotations
 
-import functools
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from enum import Enum
 from typing import cast
 from zoneinfo import ZoneInfo
 
 import structlog
 
-from publisher.errors import ParseError
+from publisher.errors import KafkaFatalError, ParseError
+from publisher.kafka.state_blocks import (
+    BLOCK_DAYS,
+    StateKey,
+    block_days,
+    block_key,
+    block_start,
+    check_block,
+    day_key,
+    day_value,
+    is_merged,
+    parse_state_key,
+    put_day,
+    written,
+)
 from publisher.kafka.state_codec import (
     DayDraft,
     DayState,
@@ -44,85 +59,31 @@ from publisher.kafka.state_codec import (
     check_day_value,
     decode_day,
     encode_day,
-    parse_state_key,
-    read_entry,
-    read_slot,
-    state_key,
 )
 from publisher.netstream.model import Reading
+from publisher.pipeline.decision import Decision, Outcome, previous_in_draft, previous_in_state, verdict
+from publisher.pipeline.locate import Position, day_start, locate
+
+__all__ = ["Decision", "Outcome", "SeriesStore"]  # the verdict types belong to the store's interface
 
 log = structlog.get_logger(__name__)
 
 _SECOND = timedelta(seconds=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ZERO = timedelta(0)
-#: Python overhead of one stored day (bytes header, two list slots) and of one series (its list, the
-#: usage point string, a dict entry), as measured by tests/bench/bench_state_memory.py
-_DAY_OVERHEAD = 50
+#: Python overhead of one stored block (bytes header, two list slots, its Monday's int) and of one series
+#: (its list, the usage point string, a dict entry), as measured by tests/bench/state.py
+_BLOCK_OVERHEAD = 60
 _SERIES_OVERHEAD = 320
 
+_MONDAYS_LIMIT = 1 << 12  # distinct Mondays a loader remembers (78 years)
+
 _DayKey = tuple[str, str, int]  # (reading type, usage point, day ordinal)
-
-
-class Outcome(Enum):
-    """What to do with a reading."""
-
-    NEW = "new"  #: never published for this interval: publish with revision 0
-    SUPPRESSED = "suppressed"  #: same value and quality as published: drop it
-    REVISED = "revised"  #: changed: publish as the next revision with the previous value
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """The dedup verdict for one reading."""
-
-    outcome: Outcome
-    revision: int  #: to publish: 0 when NEW, previous + 1 when REVISED, the current one when SUPPRESSED
-    previous_value: Decimal | None = None  #: exact previous value (REVISED only)
-    previous_flags: int | None = None  #: previous Netstream flags (REVISED only)
-    previous_missing: bool = False  #: the previous publication was a missing value (REVISED only)
-
-
-_NEW = Decision(Outcome.NEW, 0)  # immutable, so one instance serves every new reading
-
-
-@dataclass(frozen=True, slots=True)
-class Position:
-    """Where a reading lives in the state: its local day and slot, or an instant entry keyed by ``end``."""
-
-    day: date
-    slot: int | None  #: slot of the day's slot table; ``None``: an entry keyed by ``end``
-    interval_seconds: int  #: slot length (0 for entries)
-    end: datetime  #: the reading's end, UTC
-
-
-@functools.lru_cache(maxsize=4096)
-def day_start(zone: ZoneInfo, day: date) -> datetime:
-    """The first instant (UTC) of local ``day`` in ``zone``; also right when midnight falls in a DST gap."""
-    return datetime.combine(day, time(), tzinfo=zone).astimezone(UTC)
-
-
-def locate(zone: ZoneInfo, start: datetime | None, end: datetime, interval: timedelta | None) -> Position:
-    """Where the reading ``[start, end)`` is kept.
-
-    An interval reading whose start lies on the grid of whole-second ``interval`` steps from the first
-    instant of its local day gets slot ``(start - day start) // interval`` of that day: 46, 48 or 50
-    half-hours on DST days, and the two passes through a repeated hour get different slots. Any other
-    reading (register, no interval, off-grid) is an entry of the local day of ``end``, keyed by ``end``.
-    """
-    if end.tzinfo is None or (start is not None and start.tzinfo is None):
-        raise ValueError("reading times must be timezone-aware; pass UTC datetimes to dedup")
-    end = end.astimezone(UTC)
-    if start is not None and interval is not None and interval > timedelta(0) and not interval % _SECOND:
-        day = start.astimezone(zone).date()
-        offset = start - day_start(zone, day)
-        if not offset % interval:
-            return Position(day, offset // interval, interval // _SECOND, end)
-    return Position(end.astimezone(zone).date(), None, 0, end)
+_BlockKey = tuple[str, str, int]  # (reading type, usage point, ordinal of the block's Monday)
 
 
 class SeriesStore:
-    """What was published, per series and local day, and the dedup decisions derived from it.
+    """What was published, per series and local day (held in weekly blocks), and the dedup decisions.
 
     ``value_scale`` is the finest decimal place held in the packed integers (6: micro-units); values
     finer than that, or beyond 64 bits, are kept exactly as decimal text for their slot.
@@ -133,13 +94,14 @@ class SeriesStore:
             raise ValueError("horizon_days must be at least 1 and value_scale not negative")
         self.horizon_days = horizon_days
         self.value_scale = value_scale
-        #: reading type -> usage point -> flat [day ordinal, encoded day state, ...] (a list is half a dict)
+        #: reading type -> usage point -> flat [block's Monday ordinal, block, ...] (a list is half a dict)
         self._series: dict[str, dict[str, list[int | bytes]]] = {}
-        self._ordinals: dict[int, int] = {}  # one int object per day ordinal, shared by all series
-        self._touched: dict[_DayKey, bytes | None] = {}  # days changed since commit -> bytes they replaced
+        self._ordinals: dict[int, int] = {}  # one int object per block ordinal, shared by all series
+        self._touched: dict[_BlockKey, bytes | None] = {}  # blocks changed since commit -> blocks replaced
         self._hot: tuple[_DayKey, DayDraft] | None = None  # the day being applied to, not yet re-encoded
-        self._cached: tuple[bytes, DayState] | None = None  # the day decoded last
+        self._cached: tuple[bytes, int, DayState] | None = None  # the day decoded last: block, ordinal
         self._days = 0
+        self._blocks = 0
         self._series_count = 0
         self._block_bytes = 0
         self._loaded_from: int | None = None  # every day from this ordinal on is loaded
@@ -170,11 +132,11 @@ class SeriesStore:
         key = (reading_type, usage_point, position.day.toordinal())
         hot = self._hot
         if hot is not None and hot[0] == key:
-            previous = _previous_in_draft(hot[1], position)
+            previous = previous_in_draft(hot[1], position)
         else:
-            block = self._block(key)
-            previous = None if block is None else _previous(self._decoded(block), position)
-        return _verdict(previous, value, Quality.of(flags, quality_codes))
+            state = self._day(key)
+            previous = None if state is None else previous_in_state(state, position)
+        return verdict(previous, value, Quality.of(flags, quality_codes))
 
     def publish_run(
         self,
@@ -213,7 +175,7 @@ class SeriesStore:
                 if not offset % grid:
                     slot = offset // grid
                     quality = Quality.of(reading.quality, reading.quality_codes)
-                    decision = _verdict(draft.published(slot), value, quality)
+                    decision = verdict(draft.published(slot), value, quality)
                     if emit(reading, decision):
                         draft.put(slot, seconds, value, quality, decision.revision)
                     continue
@@ -246,7 +208,7 @@ class SeriesStore:
         quality_codes: tuple[str, ...],
         revision: int,
     ) -> None:
-        """Record a published reading (with the revision it was published as); its day becomes dirty.
+        """Record a published reading (with the revision it was published as); its block becomes dirty.
 
         Consecutive applies to one day change one working draft; it is packed and encoded when another
         day is applied to, or when records, sizes or a commit are asked for.
@@ -261,13 +223,14 @@ class SeriesStore:
             draft = hot[1]
         else:
             self._flush()
-            old = self._block(key)
-            if key not in self._touched:
-                self._touched[key] = old
-            if old is None:
+            block_at = (reading_type, usage_point, block_start(key[2]))
+            if block_at not in self._touched:
+                self._touched[block_at] = self._block(block_at)
+            state = self._day(key)
+            if state is None:
                 draft = DayDraft(position.day, self.value_scale)
             else:
-                draft = DayDraft.of(self._decoded(old), self.value_scale)
+                draft = DayDraft.of(state, self.value_scale)
             self._hot = (key, draft)
         published = Published(value, Quality.of(flags, quality_codes), revision)
         if position.slot is not None and draft.interval_seconds in (0, position.interval_seconds):
@@ -282,57 +245,123 @@ class SeriesStore:
         if self._touched:
             raise RuntimeError("begin() with uncommitted changes: call commit() or rollback() first")
 
-    def dirty_records(self) -> list[tuple[bytes, bytes]]:
-        """``(key, value)`` state records of every day changed since the last commit, for the transaction."""
+    def dirty_records(self) -> list[tuple[bytes, bytes | None]]:
+        """``(key, value)`` state records of every block changed since the last commit, for the transaction.
+
+        A block merged from day-keyed records (the layout before blocks) is preceded by tombstones for
+        the day keys of its days, so those records leave the topic once the block holds their days.
+        """
         self._flush()
-        records = []
+        records: list[tuple[bytes, bytes | None]] = []
         for key in self._touched:
             block = self._block(key)
-            assert block is not None  # touched days are neither evicted nor overwritten by loads
-            reading_type, usage_point, ordinal = key
-            records.append((state_key(usage_point, reading_type, date.fromordinal(ordinal)), block))
+            assert block is not None  # touched blocks are neither evicted nor overwritten by loads
+            reading_type, usage_point, first = key
+            if is_merged(block):
+                records.extend(
+                    (day_key(usage_point, reading_type, date.fromordinal(first + offset)), None)
+                    for offset in block_days(block)
+                )
+            records.append((block_key(usage_point, reading_type, date.fromordinal(first)), written(block)))
         return records
 
     def commit(self) -> None:
         """The Kafka transaction committed: the changes are the store's state now."""
         self._flush()
+        for key in self._touched:
+            block = self._block(key)
+            if block is not None and is_merged(block):
+                self._put(key, written(block))  # its day-keyed records are tombstoned now
         self._touched.clear()
 
     def clear_dirty(self) -> None:
-        """Same as :meth:`commit`: the dirty days were written and committed."""
+        """Same as :meth:`commit`: the dirty blocks were written and committed."""
         self.commit()
 
     def rollback(self) -> None:
-        """The Kafka transaction aborted: every day changed since the last commit gets its old bytes back."""
+        """The Kafka transaction aborted: each block changed since the last commit gets its old value back."""
         self._hot = None
         if self._touched:
-            log.info("series_state_rolled_back", days=len(self._touched))
+            log.info("series_state_rolled_back", blocks=len(self._touched))
         for key, old in self._touched.items():
             self._put(key, old)
         self._touched.clear()
 
     # -------------------------------------------------------------------------------- loading, eviction
 
-    def load_record(
-        self, key: bytes, value: bytes | None, parsed: tuple[str, str, date] | None = None
-    ) -> None:
+    def load_record(self, key: bytes, value: bytes | None, parsed: StateKey | None = None) -> None:
         """Restore one record of the state topic (``None``: tombstone); other record types are ignored.
 
-        A later record for the same key replaces an earlier one. A day with uncommitted changes keeps
+        A block record replaces the block; a record of the layout before blocks (a ``day|`` key) replaces
+        that day in its block, and the block is marked to tombstone the day keys when it is written.
+        Records are applied in topic order, so the later one wins. A block with uncommitted changes keeps
         them: memory is newer than the topic then. ``parsed`` is ``parse_state_key(key)`` when the caller
-        has it already.
+        has it already. A corrupt value raises :class:`KafkaFatalError`.
         """
         if parsed is None:
             parsed = parse_state_key(key)
         if parsed is None:
             return
-        usage_point, reading_type, day = parsed
-        day_key = (reading_type, usage_point, day.toordinal())
-        if day_key in self._touched:
+        usage_point, reading_type, first, day = parsed
+        block_at = (reading_type, usage_point, first)
+        if self._touched and block_at in self._touched:
             return
-        if value is not None:
-            check_day_value(value)
-        self._put(day_key, value)
+        if day is not None:
+            if value is not None:
+                check_day_value(value)
+            value = put_day(self._block(block_at), day - first, value, merged=True)
+        elif value is not None:
+            check_block(value)
+        self._put(block_at, value)
+
+    def loader(self, wanted: Callable[[int], bool]) -> Callable[[bytes, bytes | None], None]:
+        """A sink for every record of the state topic: :meth:`load_record` for the block and day records
+        of the blocks ``wanted`` accepts (by the ordinal of their Monday), others are ignored.
+
+        A restore calls it once per record, so the usual case (an unescaped block key, a block the store
+        does not hold yet, no uncommitted changes) is written out here in one call; anything else takes
+        :meth:`load_record`'s way, with the same result.
+        """
+        series = self._series
+        #: date part of a block key -> the ordinal of that Monday, or -1 when its blocks are not wanted;
+        #: the int objects are shared by every series' list
+        mondays: dict[str, int] = {}
+
+        def load(key: bytes, value: bytes | None) -> None:
+            try:
+                text = key.decode()
+            except UnicodeDecodeError:
+                return
+            parts = text.split("|")
+            first = mondays.get(parts[-1])
+            if first is None or parts[0] != "block" or len(parts) != 4 or "%" in text:
+                parsed = parse_state_key(key)
+                if parsed is None:
+                    return
+                loading = wanted(parsed[2])
+                if parsed[3] is None and len(mondays) < _MONDAYS_LIMIT:
+                    mondays[parts[-1]] = self._ordinals.setdefault(parsed[2], parsed[2]) if loading else -1
+                if loading:
+                    self.load_record(key, value, parsed)
+                return
+            if first < 0:
+                return
+            by_point = series.get(parts[2])
+            blocks = None if by_point is None else by_point.get(parts[1])
+            if value is None or self._touched or by_point is None or (blocks is not None and first in blocks):
+                self.load_record(key, value, (parts[1], parts[2], first, None))
+                return
+            check_block(value)
+            if blocks is None:
+                by_point[parts[1]] = [first, value]
+                self._series_count += 1
+            else:
+                blocks += (first, value)
+            self._block_bytes += len(value)
+            self._days += value[1]
+            self._blocks += 1
+
+        return load
 
     def mark_loaded(self, first: date, last: date | None = None) -> None:
         """Days ``first``..``last`` (``None``: and every later day) are fully loaded from the state topic."""
@@ -353,33 +382,43 @@ class SeriesStore:
 
     def has_day(self, usage_point: str, reading_type: str, day: date) -> bool:
         """Whether the store holds state of this series for this local day."""
-        key = (reading_type, usage_point, day.toordinal())
-        return (self._hot is not None and self._hot[0] == key) or self._block(key) is not None
+        ordinal = day.toordinal()
+        if self._hot is not None and self._hot[0] == (reading_type, usage_point, ordinal):
+            return True
+        first = block_start(ordinal)
+        block = self._block((reading_type, usage_point, first))
+        return block is not None and ordinal - first in block_days(block)
 
     def horizon_start(self, today: date) -> date:
         """The oldest day the horizon keeps in memory when it is ``today``."""
         return today - timedelta(days=self.horizon_days)
 
     def evict_expired(self, today: date) -> int:
-        """Drop the days before :meth:`horizon_start`; returns how many were dropped."""
+        """Drop the blocks that end before :meth:`horizon_start`; returns how many days were dropped."""
         return self.evict_before(self.horizon_start(today))
 
     def evict_before(self, day: date) -> int:
-        """Drop every day older than ``day`` (except days with uncommitted changes); returns the count."""
+        """Drop every block whose days are all older than ``day`` (except blocks with uncommitted changes).
+
+        A block holding ``day`` is kept whole (at most six older days stay): a block is always written
+        back whole, so it never loses days it held in the topic. Returns the number of days dropped.
+        """
         self._flush()
         cutoff = day.toordinal()
         dropped = 0
         for reading_type, by_point in list(self._series.items()):
-            for usage_point, days in list(by_point.items()):
-                for ordinal in [o for o in days[::2] if cast(int, o) < cutoff]:
-                    key = (reading_type, usage_point, cast(int, ordinal))
-                    if key not in self._touched:
+            for usage_point, blocks in list(by_point.items()):
+                for first in [o for o in blocks[::2] if cast(int, o) + BLOCK_DAYS <= cutoff]:
+                    key = (reading_type, usage_point, cast(int, first))
+                    block = self._block(key)
+                    if key not in self._touched and block is not None:
+                        dropped += block[1]
                         self._put(key, None)
-                        dropped += 1
-        self._ordinals = {o: o for o in self._ordinals if o >= cutoff}
-        self._loaded_days = {o for o in self._loaded_days if o >= cutoff}
-        if self._loaded_from is not None and self._loaded_from < cutoff:
-            self._loaded_from = cutoff
+        kept_from = block_start(cutoff)
+        self._ordinals = {o: o for o in self._ordinals if o >= kept_from}
+        self._loaded_days = {o for o in self._loaded_days if o >= kept_from}
+        if self._loaded_from is not None and self._loaded_from < kept_from:
+            self._loaded_from = kept_from
         self._cached = None
         log.info("series_state_evicted", before=day.isoformat(), days=dropped, remaining=self._days)
         return dropped
@@ -397,9 +436,9 @@ class SeriesStore:
         return self._days
 
     def approx_bytes(self) -> int:
-        """Estimated resident bytes of the state (encoded days plus Python overhead), in O(1)."""
+        """Estimated resident bytes of the state (blocks plus Python overhead), in O(1)."""
         self._flush()
-        return self._block_bytes + self._days * _DAY_OVERHEAD + self._series_count * _SERIES_OVERHEAD
+        return self._block_bytes + self._blocks * _BLOCK_OVERHEAD + self._series_count * _SERIES_OVERHEAD
 
     # -------------------------------------------------------------------------------- internals
 
@@ -437,52 +476,82 @@ class SeriesStore:
         return position
 
     def _flush(self) -> None:
-        """Pack and encode the hot draft into its day's bytes."""
+        """Pack and encode the hot draft, and put it into its block."""
         hot = self._hot
         if hot is not None:
             self._hot = None
-            state = hot[1].pack()
-            block = encode_day(state)
-            self._put(hot[0], block)
-            self._cached = (block, state)
+            (reading_type, usage_point, ordinal), draft = hot
+            state = draft.pack()
+            key = (reading_type, usage_point, block_start(ordinal))
+            block = put_day(self._block(key), ordinal - key[2], encode_day(state))
+            assert block is not None  # it holds the day just put
+            self._put(key, block)
+            self._cached = (block, ordinal, state)
 
-    def _block(self, key: _DayKey) -> bytes | None:
-        by_point = self._series.get(key[0])
-        days = None if by_point is None else by_point.get(key[1])
-        if days is None:
-            return None
-        at = _find(days, key[2])
-        return None if at < 0 else cast(bytes, days[at + 1])
-
-    def _put(self, key: _DayKey, block: bytes | None) -> None:
+    def _day(self, key: _DayKey) -> DayState | None:
+        """The decoded state of one series day, or ``None`` if the store holds none."""
         reading_type, usage_point, ordinal = key
-        by_point = self._series.get(reading_type)
-        days = None if by_point is None else by_point.get(usage_point)
-        at = -1 if days is None else _find(days, ordinal)
-        if at >= 0:
-            assert days is not None
-            self._block_bytes -= len(cast(bytes, days[at + 1]))
-            self._days -= 1
-            if block is None:
-                del days[at : at + 2]
-                if not days:
-                    self._drop_series(reading_type, usage_point)
-            else:
-                days[at + 1] = block
-        elif block is not None:
-            if days is None:
-                days = self._new_series(reading_type, usage_point)
-            days += (self._ordinals.setdefault(ordinal, ordinal), block)
-        if block is not None:
-            self._block_bytes += len(block)
-            self._days += 1
+        first = ordinal - (ordinal - 1) % BLOCK_DAYS
+        block = self._block((reading_type, usage_point, first))
+        if block is None:
+            return None
+        cached = self._cached
+        if cached is not None and cached[0] is block and cached[1] == ordinal:
+            return cached[2]
+        value = day_value(block, ordinal - first)
+        if value is None:
+            return None
+        state = decode_day(value)
+        if state.day.toordinal() != ordinal:
+            raise KafkaFatalError(
+                f"state block of {date.fromordinal(first)} holds {state.day} where "
+                f"{date.fromordinal(ordinal)} belongs; write a tombstone for its key "
+                "(that week's readings are then published again as new)"
+            )
+        self._cached = (block, ordinal, state)
+        return state
 
-    def _new_series(self, reading_type: str, usage_point: str) -> list[int | bytes]:
-        by_point = self._series.setdefault(sys.intern(reading_type), {})
-        days: list[int | bytes] = []
-        by_point[sys.intern(usage_point)] = days
-        self._series_count += 1
-        return days
+    def _block(self, key: _BlockKey) -> bytes | None:
+        by_point = self._series.get(key[0])
+        blocks = None if by_point is None else by_point.get(key[1])
+        if blocks is None:
+            return None
+        at = _find(blocks, key[2])
+        return None if at < 0 else cast(bytes, blocks[at + 1])
+
+    def _put(self, key: _BlockKey, block: bytes | None) -> None:
+        """Set (``None``: drop) one block; the hot path of a restore, so written out in full."""
+        reading_type, usage_point, first = key
+        by_point = self._series.get(reading_type)
+        if by_point is None:
+            if block is None:
+                return
+            by_point = self._series[sys.intern(reading_type)] = {}
+        blocks = by_point.get(usage_point)
+        if blocks is None:
+            if block is None:
+                return
+            by_point[usage_point] = [self._ordinals.setdefault(first, first), block]
+            self._series_count += 1
+        elif first in blocks:  # bytes never equal ints
+            at = blocks.index(first)
+            old = cast(bytes, blocks[at + 1])
+            self._block_bytes -= len(old)
+            self._days -= old[1]
+            self._blocks -= 1
+            if block is None:
+                del blocks[at : at + 2]
+                if not blocks:
+                    self._drop_series(reading_type, usage_point)
+                return
+            blocks[at + 1] = block
+        elif block is None:
+            return
+        else:
+            blocks += (self._ordinals.setdefault(first, first), block)
+        self._block_bytes += len(block)
+        self._days += block[1]
+        self._blocks += 1
 
     def _drop_series(self, reading_type: str, usage_point: str) -> None:
         by_point = self._series[reading_type]
@@ -491,46 +560,12 @@ class SeriesStore:
             del self._series[reading_type]
         self._series_count -= 1
 
-    def _decoded(self, block: bytes) -> DayState:
-        cached = self._cached
-        if cached is not None and cached[0] is block:
-            return cached[1]
-        state = decode_day(block)
-        self._cached = (block, state)
-        return state
 
-
-def _find(days: list[int | bytes], ordinal: int) -> int:
+def _find(blocks: list[int | bytes], ordinal: int) -> int:
     """Position of ``ordinal`` in a flat ``[ordinal, block, ...]`` list, or -1 (bytes never equal ints)."""
-    if ordinal not in days:  # a miss (every day a restore adds) without the cost of an exception
+    if ordinal not in blocks:  # a miss (every block a restore adds) without the cost of an exception
         return -1
-    return days.index(ordinal)
-
-
-def _verdict(previous: Published | None, value: Decimal | None, quality: Quality) -> Decision:
-    if previous is None:
-        return _NEW
-    if previous.value == value and previous.quality == quality:
-        return Decision(Outcome.SUPPRESSED, previous.revision)
-    return Decision(
-        Outcome.REVISED,
-        previous.revision + 1,
-        previous_value=previous.value,
-        previous_flags=previous.quality.flags,
-        previous_missing=previous.value is None,
-    )
-
-
-def _previous_in_draft(draft: DayDraft, position: Position) -> Published | None:
-    if position.slot is not None and draft.interval_seconds in (0, position.interval_seconds):
-        return draft.published(position.slot)
-    return draft.entries.get(position.end)
-
-
-def _previous(state: DayState, position: Position) -> Published | None:
-    if position.slot is not None and state.interval_seconds in (0, position.interval_seconds):
-        return read_slot(state, position.slot)
-    return read_entry(state, position.end)
+    return blocks.index(ordinal)
 
 
 def _check_value(value: Decimal | None) -> None:

@@ -5,7 +5,7 @@ writes, together:
 
 - a MeterReading event for every reading that is new or revised (identical ones are suppressed);
 - a DeadLetter record for every fragment the parser rejected and every reading that cannot be encoded;
-- the state records of every (series, local day) the window changed.
+- the state records of every (series, week) block the window changed.
 
 Then it commits. If Kafka says the transaction must be aborted, the store rolls back to the last committed
 state and the same window is decided and produced again; nothing counts as done until it is committed. A
@@ -16,6 +16,7 @@ and giving up after three of them would fail the cycle and leave the backlog to 
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +30,8 @@ from publisher.errors import ParseError, TransactionAbortable
 from publisher.kafka.avro import ValueCodec
 from publisher.kafka.murmur2 import partition_for
 from publisher.kafka.producer import TransactionalProducer
-from publisher.kafka.state_codec import decode_progress, encode_progress, parse_state_key, progress_key
+from publisher.kafka.state_blocks import BLOCK_DAYS, block_start, parse_state_key
+from publisher.kafka.state_codec import decode_progress, encode_progress, progress_key
 from publisher.kafka.statelog import read_to_end
 from publisher.netstream.client import FetchedWindow
 from publisher.netstream.localtime import local_date
@@ -221,9 +223,11 @@ class ShardPublisher:
     def restore(self) -> int:
         """Load the recent horizon of this shard's state (call after ``init_transactions``)."""
         started = time.monotonic()
-        first = self._store.horizon_start(local_date(self._clock(), self._default_zone))
-        count = self._load(lambda day: day >= first)
-        self._store.mark_loaded(first)
+        first = block_start(
+            self._store.horizon_start(local_date(self._clock(), self._default_zone)).toordinal()
+        )
+        count = self._load(lambda block: block >= first)
+        self._store.mark_loaded(date.fromordinal(first))
         log.info(
             "state_restored",
             records=count,
@@ -237,20 +241,31 @@ class ShardPublisher:
         """Load the state of every local day of ``[start, end)`` that the horizon does not hold."""
         first = local_date(start, self._default_zone) - timedelta(days=1)
         last = local_date(end, self._default_zone) + timedelta(days=1)
-        missing = set(self._store.unloaded_days(first, last))
+        missing = self._store.unloaded_days(first, last)
         if not missing:
             return
-        count = self._load(lambda day: day in missing)
+        blocks = {block_start(day.toordinal()) for day in missing}  # a load reads whole blocks
+        count = self._load(lambda block: block in blocks)
         self._store.mark_loaded(first, last)
+        for block in blocks:
+            self._store.mark_loaded(date.fromordinal(block), date.fromordinal(block + BLOCK_DAYS - 1))
         log.info("state_window_loaded", first=first.isoformat(), last=last.isoformat(), records=count)
 
-    def _load(self, wanted: Callable[[date], bool]) -> int:
-        def sink(key: bytes, value: bytes | None) -> None:
-            parsed = parse_state_key(key)
-            if parsed is not None and wanted(parsed[2]):
-                self._store.load_record(key, value, parsed)
+    def _load(self, wanted: Callable[[int], bool]) -> int:
+        """Load the state records of the blocks (by the ordinal of their Monday) that ``wanted`` accepts.
 
-        return read_to_end(self._kafka_config, self._topics.state, self._owned, sink)
+        The cyclic garbage collector pauses meanwhile: a restore creates a list per series and no cycles,
+        and collections triggered by those allocations would only scan the growing store again and again.
+        """
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return read_to_end(
+                self._kafka_config, self._topics.state, self._owned, self._store.loader(wanted)
+            )
+        finally:
+            if collecting:
+                gc.enable()
 
     def evict(self, keep_from: datetime | None = None) -> int:
         """Drop state older than the horizon (bounded memory) — but keep the days from ``keep_from`` on, so a

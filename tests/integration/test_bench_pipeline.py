@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from bench import naive, scaling, state, throughput, workload
-from publisher.kafka.state_codec import parse_state_key
+from publisher.kafka.state_blocks import parse_state_key
 from support.kafka import read_committed
 from support.pipeline import decode_all
 
@@ -33,9 +35,9 @@ def test_the_pipeline_benchmark_publishes_every_reading_once_with_its_state(
     )
     assert {e["revision"] for e in events} == {0}
     states = read_committed(kafka_bootstrap, run.topics.state)
-    assert len(states) == run.state_records == 2 * 4 * 2  # one record per series and local day
+    assert len(states) == run.state_records == 2 * 4 * 2  # one record per series and week
     keys = {parse_state_key(record.key) for record in states if record.key is not None}
-    assert {key[2] for key in keys if key is not None} == {workload.DAY}
+    assert {date.fromordinal(key[2]) for key in keys if key is not None} == {workload.DAY}  # a Monday
 
 
 def test_the_raw_producer_benchmark_writes_every_message(
@@ -58,7 +60,7 @@ def test_the_restore_benchmark_restores_every_series(kafka_bootstrap: str) -> No
     _, templates = state.measure_memory(30, templates=3)
     restored = state.measure_restore(kafka_bootstrap, templates, 30)
     assert restored.series == 30
-    assert restored.records == 30 * state.DAYS
+    assert restored.records == 30 * state.BLOCKS
     assert restored.bare.count == restored.records
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
+from confluent_kafka import TopicPartition
+from confluent_kafka.admin import AdminClient
+
 from publisher.kafka.producer import TransactionalProducer
 from publisher.kafka.statelog import read_to_end, shard_partitions
 
@@ -45,3 +48,27 @@ def test_no_partitions_reads_nothing(kafka_bootstrap: str) -> None:
         read_to_end({"bootstrap.servers": kafka_bootstrap}, "unused", [], lambda k, _v: seen.append(k)) == 0
     )
     assert seen == []
+
+
+def test_reads_from_the_log_start_when_the_first_records_are_gone(
+    kafka_bootstrap: str, make_topic: Callable[..., str]
+) -> None:
+    """The reader starts at offset 0 (no offset query); a log that no longer starts there resets to its
+    earliest record instead of failing or waiting. (Brokers refuse to delete records of a compacted topic,
+    whose log keeps starting at 0, so a topic with the delete policy stands in.)"""
+    topic = make_topic("state", partitions=1, compacted=False)
+    producer = TransactionalProducer({"bootstrap.servers": kafka_bootstrap}, f"t-{uuid.uuid4().hex}")
+    producer.init()
+    producer.begin()
+    for index in range(5):
+        producer.produce(topic, b"v", key=f"k{index}".encode(), partition=0)
+    producer.commit()
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    for future in admin.delete_records([TopicPartition(topic, 0, 3)]).values():
+        future.result(timeout=30)
+
+    seen: list[bytes] = []
+    count = read_to_end({"bootstrap.servers": kafka_bootstrap}, topic, [0], lambda k, _v: seen.append(k))
+
+    assert count == 2
+    assert seen == [b"k3", b"k4"]

@@ -12,15 +12,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from publisher.errors import KafkaFatalError, ParseError
+from publisher.kafka.state_blocks import block_key, day_key, day_value, parse_state_key
 from publisher.kafka.state_codec import (
+    DayState,
     decode_day,
     encode_progress,
-    parse_state_key,
     progress_key,
     read_slot,
-    state_key,
 )
-from publisher.pipeline.series_store import Decision, Outcome, SeriesStore, day_start, locate
+from publisher.pipeline.locate import day_start, locate
+from publisher.pipeline.series_store import Decision, Outcome, SeriesStore
 
 NZ = ZoneInfo("Pacific/Auckland")
 UP = "6f1c2a10-5b1e-4c2d-9a10-00000000000a"
@@ -75,6 +76,19 @@ def publish(store: SeriesStore, r: R) -> Decision:
 
 
 NEW = Decision(Outcome.NEW, 0, None, None, False)
+
+
+def monday(day: date) -> int:
+    """Ordinal of the Monday that starts the block of ``day``."""
+    return (day - timedelta(days=day.weekday())).toordinal()
+
+
+def day_in(block: bytes | None, day: date) -> DayState:
+    """The decoded state of ``day`` in a block value."""
+    assert block is not None
+    value = day_value(block, day.weekday())
+    assert value is not None
+    return decode_day(value)
 
 
 # ------------------------------------------------------------------------------------------ outcomes
@@ -202,8 +216,8 @@ def test_dst_days_have_50_or_46_half_hour_slots(day: date, slots: int) -> None:
         Outcome.SUPPRESSED
     ] * slots
     [(key, value)] = store.dirty_records()
-    assert parse_state_key(key) == (UP, RT, day)
-    state = decode_day(value)
+    assert parse_state_key(key) == (UP, RT, monday(day), None)
+    state = day_in(value, day)
     assert state.slot_count == slots
     assert [read_slot(state, k).value for k in range(slots)] == [Decimal(k) for k in range(slots)]  # type: ignore[union-attr]  # every slot is published
 
@@ -267,14 +281,14 @@ def test_values_are_compared_exactly(stored: Decimal, probe: Decimal, outcome: O
 
 
 def _all_records(store: SeriesStore) -> list[tuple[bytes, bytes]]:
-    """Every day the store holds, as state records (a test-only view of its internals)."""
+    """Every block the store holds, as state records (a test-only view of its internals)."""
     records = []
     for reading_type, by_point in store._series.items():
-        for usage_point, days in by_point.items():
-            for ordinal, block in zip(days[::2], days[1::2], strict=True):
+        for usage_point, blocks in by_point.items():
+            for ordinal, block in zip(blocks[::2], blocks[1::2], strict=True):
                 assert isinstance(ordinal, int)
                 assert isinstance(block, bytes)
-                records.append((state_key(usage_point, reading_type, date.fromordinal(ordinal)), block))
+                records.append((block_key(usage_point, reading_type, date.fromordinal(ordinal)), block))
     return records
 
 
@@ -317,15 +331,19 @@ def test_rollback_restores_every_day_changed_since_the_last_commit() -> None:
     store.commit()
     store.begin()
     assert publish(store, replace(kept, value=Decimal(2))).outcome is Outcome.REVISED
-    assert publish(store, half_hour("2025-03-04T10:00", "1")) == NEW
+    assert publish(store, half_hour("2025-03-04T10:00", "1")) == NEW  # a new day of the same week
+    assert publish(store, half_hour("2025-03-10T10:00", "1")) == NEW  # the next week
     assert publish(store, half_hour("2025-03-03T11:00", "1")) == NEW
-    assert len(store.dirty_records()) == 2
+    assert store.day_count() == 3
+    assert len(store.dirty_records()) == 2  # one record per touched week
     store.rollback()
     assert store.dirty_records() == []
     assert decide(store, kept).outcome is Outcome.SUPPRESSED
     assert decide(store, half_hour("2025-03-04T10:00", "1")) == NEW
+    assert decide(store, half_hour("2025-03-10T10:00", "1")) == NEW
     assert decide(store, half_hour("2025-03-03T11:00", "1")) == NEW
     assert not store.has_day(UP, RT, date(2025, 3, 4))
+    assert not store.has_day(UP, RT, date(2025, 3, 10))
     assert store.day_count() == 1
     # the batch is redone from the committed state and gets the same decisions
     store.begin()
@@ -341,8 +359,8 @@ def test_commit_keeps_changes_and_clears_the_dirty_days() -> None:
     publish(store, half_hour("2025-03-03T10:30", "2"))
     assert store.has_day(UP, RT, date(2025, 3, 3))
     [(key, value)] = store.dirty_records()
-    assert parse_state_key(key) == (UP, RT, date(2025, 3, 3))
-    assert decode_day(value).slot_count == 22  # 10:30 is slot 21; later slots are not stored yet
+    assert key == block_key(UP, RT, date(2025, 3, 3))  # a Monday
+    assert day_in(value, date(2025, 3, 3)).slot_count == 22  # 10:30 is slot 21; later slots not stored yet
     store.clear_dirty()
     assert store.dirty_records() == []
     store.rollback()  # nothing left to roll back
@@ -376,7 +394,7 @@ def test_load_record_restores_replaces_and_deletes_days() -> None:
     store.load_record(key, None)
     assert store.day_count() == 0
     assert store.series_count() == 0
-    with pytest.raises(KafkaFatalError, match="day state"):
+    with pytest.raises(KafkaFatalError, match="state block is corrupt"):
         store.load_record(key, encode_progress("job", [1]))
 
 
@@ -391,36 +409,39 @@ def test_load_record_does_not_overwrite_uncommitted_changes() -> None:
     assert decide(store, half_hour("2025-03-03T10:00", "2")) == Decision(Outcome.SUPPRESSED, 1)
 
 
-def test_evict_before_bounds_memory_and_old_days_load_back_on_demand() -> None:
+def test_evict_before_bounds_memory_and_old_weeks_load_back_on_demand() -> None:
     store = SeriesStore(horizon_days=14)
-    records: dict[bytes, bytes] = {}
+    records: dict[bytes, bytes | None] = {}
     for usage_point in ("a", "b", "c"):
-        for offset in range(30):
+        for offset in range(30):  # Saturday 1 February to Sunday 2 March: parts of 5 weeks
             day = date(2025, 2, 1) + timedelta(days=offset)
             publish(store, half_hour(f"{day.isoformat()}T12:00", str(offset), usage_point=usage_point))
         records.update(store.dirty_records())
         store.commit()
+    assert len(records) == 3 * 5
     assert store.day_count() == 90
     assert store.series_count() == 3
     size_before = store.approx_bytes()
     today = date(2025, 3, 2)
-    assert store.horizon_start(today) == date(2025, 2, 16)
-    assert store.evict_expired(today) == 45
-    assert store.day_count() == 45
+    assert store.horizon_start(today) == date(2025, 2, 16)  # a Sunday
+    # the weeks of 27 January (2 days) and 3 February (7 days) end before it; the week of 10 February
+    # holds it and is kept whole
+    assert store.evict_expired(today) == 3 * 9
+    assert store.day_count() == 63
     assert store.approx_bytes() < size_before
-    assert not store.has_day("a", RT, date(2025, 2, 15))
-    assert store.has_day("a", RT, date(2025, 2, 16))
+    assert not store.has_day("a", RT, date(2025, 2, 9))
+    assert store.has_day("a", RT, date(2025, 2, 10))
     old = half_hour("2025-02-03T12:00", "2", usage_point="b")
     assert decide(store, old) == NEW  # evicted: the store no longer knows; load the window first
     for key, value in records.items():
         parsed = parse_state_key(key)
         assert parsed is not None
-        if date(2025, 2, 3) <= parsed[2] <= date(2025, 2, 4):
+        if parsed[2] == date(2025, 2, 3).toordinal():
             store.load_record(key, value)
-    assert store.day_count() == 51
+    assert store.day_count() == 84
     assert decide(store, old).outcome is Outcome.SUPPRESSED
-    assert store.evict_before(date(2025, 2, 16)) == 6
-    assert store.evict_before(date(2025, 12, 31)) == 45
+    assert store.evict_before(date(2025, 2, 16)) == 21
+    assert store.evict_before(date(2025, 12, 31)) == 63
     assert (store.day_count(), store.series_count(), store.approx_bytes()) == (0, 0, 0)
 
 
@@ -445,6 +466,209 @@ def test_loaded_days_tell_the_pipeline_what_to_load() -> None:
     assert store.unloaded_days(date(2025, 1, 1), last)[-1] == date(2025, 1, 31)
     store.evict_before(date(2025, 3, 3))
     assert store.unloaded_days(first, last) == [date(2025, 3, 1), date(2025, 3, 2)]
+    store.evict_before(date(2025, 3, 5))  # the week of Monday 3 March is kept whole, so still loaded
+    assert store.unloaded_days(first, last) == [date(2025, 3, 1), date(2025, 3, 2)]
+    store.evict_before(date(2025, 3, 10))
+    assert store.unloaded_days(first, last) == [first + timedelta(days=k) for k in range(5)]
+
+
+# ------------------------------------------------------------------------------------------ weekly blocks
+
+
+def test_a_week_is_one_record_and_monday_starts_the_next() -> None:
+    store = SeriesStore()
+    sunday_night = half_hour("2025-03-09T23:30", "1")
+    monday_morning = half_hour("2025-03-10T00:00", "2")
+    for r in (half_hour("2025-03-03T00:00", "0"), sunday_night, monday_morning):
+        publish(store, r)
+    records = dict(store.dirty_records())
+    assert sorted(records) == [
+        block_key(UP, RT, date(2025, 3, 3)),
+        block_key(UP, RT, date(2025, 3, 10)),
+    ]
+    assert day_in(records[block_key(UP, RT, date(2025, 3, 3))], date(2025, 3, 9)).slot_count == 48
+    restored = SeriesStore()
+    for key, value in records.items():
+        restored.load_record(key, value)
+    assert restored.day_count() == 3
+    assert decide(restored, sunday_night).outcome is Outcome.SUPPRESSED
+    assert decide(restored, monday_morning).outcome is Outcome.SUPPRESSED
+    assert decide(restored, half_hour("2025-03-08T23:30", "1")) == NEW
+
+
+def test_a_restore_stores_each_block_as_it_arrives() -> None:
+    source = SeriesStore()
+    for day in range(3, 10):
+        publish(source, half_hour(f"2025-03-{day:02d}T10:00", str(day)))
+    [(key, value)] = source.dirty_records()
+    assert value is not None
+    arrived = bytes(bytearray(value))
+    store = SeriesStore()
+    store.load_record(key, arrived)
+    assert store._series[RT][UP] == [date(2025, 3, 3).toordinal(), value]
+    assert store._series[RT][UP][1] is arrived  # kept as it came, not split into days
+    assert store.day_count() == 7
+    assert store.approx_bytes() > len(value)
+
+
+def test_a_dst_sunday_and_its_week_round_trip_through_one_block() -> None:
+    store = SeriesStore()
+    day = date(2025, 4, 6)  # Sunday: 50 half-hours in Auckland
+    first = day_start(NZ, day)
+    for k in range(50):
+        publish(store, R(first + k * HALF, first + (k + 1) * HALF, Decimal(k)))
+    publish(store, half_hour("2025-03-31T00:00", "7"))  # the Monday of that week
+    [(key, value)] = store.dirty_records()
+    assert key == block_key(UP, RT, date(2025, 3, 31))
+    assert day_in(value, day).slot_count == 50
+    restored = SeriesStore()
+    restored.load_record(key, value)
+    assert (
+        decide(restored, R(first + 49 * HALF, first + 50 * HALF, Decimal(49))).outcome is Outcome.SUPPRESSED
+    )
+    assert decide(restored, half_hour("2025-03-31T00:00", "7")).outcome is Outcome.SUPPRESSED
+
+
+def _legacy(day: date, value: str) -> bytes:
+    """The value of a record of the layout before blocks: one encoded day."""
+    store = SeriesStore()
+    publish(store, half_hour(f"{day.isoformat()}T10:00", value))
+    [(_, block)] = store.dirty_records()
+    assert block is not None
+    encoded = day_value(block, day.weekday())
+    assert encoded is not None
+    return encoded
+
+
+def test_day_records_of_the_layout_before_blocks_are_merged_and_tombstoned_when_written() -> None:
+    store = SeriesStore()
+    store.load_record(day_key(UP, RT, date(2025, 3, 3)), _legacy(date(2025, 3, 3), "1"))
+    store.load_record(day_key(UP, RT, date(2025, 3, 4)), _legacy(date(2025, 3, 4), "2"))
+    assert (store.series_count(), store.day_count()) == (1, 2)
+    assert decide(store, half_hour("2025-03-03T10:00", "1")).outcome is Outcome.SUPPRESSED
+    assert decide(store, half_hour("2025-03-04T10:00", "2")).outcome is Outcome.SUPPRESSED
+    store.begin()
+    publish(store, half_hour("2025-03-05T10:00", "3"))
+    records = store.dirty_records()
+    # the day keys go first: a restore reading them in order ends with the block
+    assert records[:-1] == [(day_key(UP, RT, date(2025, 3, d)), None) for d in (3, 4, 5)]
+    key, block = records[-1]
+    assert key == block_key(UP, RT, date(2025, 3, 3))
+    assert block is not None
+    assert block[0] == 1  # written without the in-memory mark
+    store.rollback()  # aborted: the tombstones are still owed
+    publish(store, half_hour("2025-03-05T10:00", "3"))
+    assert len(store.dirty_records()) == 4
+    store.commit()
+    publish(store, half_hour("2025-03-06T10:00", "4"))
+    assert [key for key, _ in store.dirty_records()] == [block_key(UP, RT, date(2025, 3, 3))]
+    restored = SeriesStore()
+    for record_key, value in records:
+        restored.load_record(record_key, value)
+    assert restored.day_count() == 3
+    assert decide(restored, half_hour("2025-03-04T10:00", "2")).outcome is Outcome.SUPPRESSED
+
+
+def test_a_day_record_replaces_its_day_and_its_tombstone_removes_it() -> None:
+    store = SeriesStore()
+    publish(store, half_hour("2025-03-03T10:00", "1"))
+    publish(store, half_hour("2025-03-04T10:00", "1"))
+    [(key, block)] = store.dirty_records()
+    restored = SeriesStore()
+    restored.load_record(key, block)
+    restored.load_record(day_key(UP, RT, date(2025, 3, 4)), _legacy(date(2025, 3, 4), "9"))  # later: wins
+    assert decide(restored, half_hour("2025-03-04T10:00", "9")).outcome is Outcome.SUPPRESSED
+    restored.load_record(day_key(UP, RT, date(2025, 3, 3)), None)
+    assert decide(restored, half_hour("2025-03-03T10:00", "1")) == NEW
+    assert restored.day_count() == 1
+    restored.load_record(day_key(UP, RT, date(2025, 3, 4)), None)
+    assert (restored.day_count(), restored.series_count()) == (0, 0)
+    restored.load_record(day_key(UP, RT, date(2025, 3, 4)), None)  # nothing left: nothing happens
+
+
+def test_corrupt_records_are_one_line_fatal_errors() -> None:
+    store = SeriesStore()
+    publish(store, half_hour("2025-03-03T10:00", "1"))
+    [(key, block)] = store.dirty_records()
+    assert block is not None
+    target = SeriesStore()
+    with pytest.raises(KafkaFatalError, match="state block is corrupt") as error:
+        target.load_record(key, block[:-3])
+    assert "\n" not in str(error.value)
+    with pytest.raises(KafkaFatalError, match="not a version-1 day state"):
+        target.load_record(day_key(UP, RT, date(2025, 3, 3)), block)
+    # an index that is sound around a day that is not: found when the day is decoded
+    target.load_record(key, block[:7] + b"\x07" + block[8:])  # the day value starts after 7 index bytes
+    with pytest.raises(KafkaFatalError, match="format version 7") as error:
+        decide(target, half_hour("2025-03-03T10:00", "1"))
+    assert "\n" not in str(error.value)
+    # a day filed under the wrong weekday
+    wrong = SeriesStore()
+    wrong.load_record(key, block[:2] + b"\x01" + block[3:])  # Monday's day claims to be Tuesday's
+    with pytest.raises(KafkaFatalError, match="holds 2025-03-03 where 2025-03-04 belongs"):
+        decide(wrong, half_hour("2025-03-04T10:00", "1"))
+
+
+def _topic_of_every_kind() -> list[tuple[bytes, bytes | None]]:
+    """State records as a topic holds them: blocks, escaped keys, day records, tombstones, other keys."""
+    source = SeriesStore()
+    for usage_point in ("a", "b|escaped", "c"):
+        for day in (date(2025, 2, 27), date(2025, 3, 3), date(2025, 3, 4)):
+            publish(source, half_hour(f"{day.isoformat()}T10:00", "1", usage_point=usage_point))
+    records = source.dirty_records()
+    source.commit()
+    publish(source, half_hour("2025-03-03T10:00", "2", usage_point="a"))  # a later record of a block
+    records += source.dirty_records()
+    return [
+        (progress_key("job"), encode_progress("job", [1])),
+        (b"ownership-check", None),
+        *records,
+        (day_key("d", RT, date(2025, 3, 5)), _legacy(date(2025, 3, 5), "5")),
+        (day_key("d", RT, date(2025, 2, 26)), _legacy(date(2025, 2, 26), "6")),
+        (day_key("c", RT, date(2025, 3, 4)), None),
+        (block_key("c", RT, date(2025, 2, 24)), None),
+    ]
+
+
+@pytest.mark.parametrize("since", [date(2025, 1, 6), date(2025, 3, 3), date(2025, 3, 10)])
+def test_the_restore_loader_loads_what_load_record_loads(since: date) -> None:
+    wanted = since.toordinal()
+    by_record, by_loader = SeriesStore(), SeriesStore()
+    load = by_loader.loader(lambda first: first >= wanted)
+    for key, value in _topic_of_every_kind():
+        parsed = parse_state_key(key)
+        if parsed is not None and parsed[2] >= wanted:
+            by_record.load_record(key, value)
+        load(key, value)
+    assert by_loader._series == by_record._series
+    assert (by_loader.series_count(), by_loader.day_count(), by_loader.approx_bytes()) == (
+        by_record.series_count(),
+        by_record.day_count(),
+        by_record.approx_bytes(),
+    )
+    if since == date(2025, 3, 3):
+        assert by_loader.day_count() == 3 + 2 + 1  # a, b|escaped: both days; c: 3 March; d: 5 March
+        assert decide(by_loader, half_hour("2025-03-03T10:00", "2", usage_point="a")).outcome is (
+            Outcome.SUPPRESSED
+        )
+
+
+def test_the_restore_loader_keeps_uncommitted_changes_and_refuses_corrupt_blocks() -> None:
+    store = SeriesStore()
+    publish(store, half_hour("2025-03-03T10:00", "1"))
+    [(key, block)] = store.dirty_records()
+    assert block is not None
+    store.commit()
+    publish(store, half_hour("2025-03-03T10:00", "2"))
+    load = store.loader(lambda _first: True)
+    load(key, block)
+    assert decide(store, half_hour("2025-03-03T10:00", "2")).outcome is Outcome.SUPPRESSED
+    with pytest.raises(KafkaFatalError, match="state block is corrupt"):
+        SeriesStore().loader(lambda _first: True)(key, block[:-1])
+    fresh = SeriesStore()
+    fresh.loader(lambda _first: True)(key.replace(UP.encode(), b"other"), block)  # the reading type is known
+    with pytest.raises(KafkaFatalError, match="state block is corrupt"):
+        fresh.loader(lambda _first: True)(key, block[:-1])
 
 
 # ------------------------------------------------------------------------------------------ properties
@@ -519,7 +743,7 @@ def test_store_agrees_with_a_plain_model_and_restores_from_its_records(
     store = SeriesStore()
     committed: dict[tuple[str, str, datetime], tuple[R, int]] = {}
     model = dict(committed)
-    topic: dict[bytes, bytes] = {}
+    topic: dict[bytes, bytes | None] = {}
     for step in [*steps, "commit"]:
         if step == "commit":
             topic.update(store.dirty_records())

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from publisher.errors import ParseError
 from publisher.netstream.model import Reading, ReadingKind
-from publisher.pipeline.series_store import Decision, Outcome, SeriesStore, day_start
+from publisher.pipeline.locate import day_start
+from publisher.pipeline.series_store import Decision, Outcome, SeriesStore
 
 NZ = ZoneInfo("Pacific/Auckland")
 UP = "6f1c2a10-5b1e-4c2d-9a10-00000000000a"

@@ -1,4 +1,4 @@
-"""State-topic records: key layout, Avro day states and backfill progress, packed slot tables."""
+"""State-topic values: Avro day states and backfill progress, progress keys, packed slot tables."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from publisher.errors import KafkaFatalError
+from publisher.kafka.state_blocks import parse_state_key
 from publisher.kafka.state_codec import (
     FORMAT_VERSION,
     DayDraft,
@@ -23,13 +24,13 @@ from publisher.kafka.state_codec import (
     decode_progress,
     encode_day,
     encode_progress,
+    escape_key_part,
     parse_progress_key,
-    parse_state_key,
     progress_key,
     read_entry,
     read_slot,
     split_decimal,
-    state_key,
+    unescape_key_part,
 )
 
 FLAGS_OK = Quality.of(256, ())
@@ -57,18 +58,12 @@ def small_day() -> DayState:
 key_text = st.text(min_size=1, max_size=40)
 
 
-@given(usage_point=key_text, reading_type=key_text, day=st.dates())
+@given(part=key_text)
 @settings(max_examples=100, deadline=None)
-def test_state_key_parses_back_for_any_identifier(usage_point: str, reading_type: str, day: date) -> None:
-    key = state_key(usage_point, reading_type, day)
-    assert parse_state_key(key) == (usage_point, reading_type, day)
-    assert parse_progress_key(key) is None
-
-
-def test_state_key_is_human_readable_and_escapes_the_separator() -> None:
-    assert state_key("up-1", "0.0.2.4", date(2025, 3, 1)) == b"day|up-1|0.0.2.4|2025-03-01"
-    assert state_key("a|b", "50%", date(2025, 3, 1)) == b"day|a%7Cb|50%25|2025-03-01"
-    assert parse_state_key(b"day|a%7Cb|50%25|2025-03-01") == ("a|b", "50%", date(2025, 3, 1))
+def test_key_parts_escape_the_separator_and_round_trip(part: str) -> None:
+    escaped = escape_key_part(part)
+    assert "|" not in escaped
+    assert unescape_key_part(escaped) == part
 
 
 @given(job_id=key_text)
@@ -77,22 +72,6 @@ def test_progress_key_parses_back_and_is_not_a_state_key(job_id: str) -> None:
     key = progress_key(job_id)
     assert key.startswith(b"backfill|")
     assert parse_progress_key(key) == job_id
-    assert parse_state_key(key) is None
-
-
-@pytest.mark.parametrize(
-    "key",
-    [
-        b"",
-        b"day|up|rt",
-        b"day|up|rt|2025-13-01",
-        b"day|up|rt|20250301",
-        b"month|up|rt|2025-03-01",
-        b"day|up|rt|2025-03-01|extra",
-        b"\xff\xfe|up|rt|2025-03-01",
-    ],
-)
-def test_parse_state_key_returns_none_for_other_keys(key: bytes) -> None:
     assert parse_state_key(key) is None
 
 

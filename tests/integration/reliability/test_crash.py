@@ -10,8 +10,8 @@ Every incarnation is killed with SIGKILL; the kills take turns aiming at one sta
   topic's high watermark is above its last stable offset with this incarnation's transaction open, and
   then killed in that state; the open records become aborted records that only a read_uncommitted
   reader sees;
-- **restore**: shortly after ``init_transactions`` (the ``transactions_initialised`` log line), before the
-  state restore ends and so before ``/readyz`` ever answered 200;
+- **restore**: frozen shortly after ``init_transactions`` (the ``transactions_initialised`` log line) and
+  killed in that state if the state restore had not ended, so before ``/readyz`` ever answered 200;
 - **fetch**: after a first cycle published, the simulator answers slowly and the kill lands while the next
   cycle's GetMeterReadings requests are open;
 - **random**: anywhere in the first seconds of the process (start-up, restore, cycle or idle).
@@ -54,7 +54,7 @@ from confluent_kafka.admin import AdminClient
 
 from publisher.embedded import free_port
 from publisher.kafka.murmur2 import partition_for
-from publisher.kafka.state_codec import parse_state_key, state_key
+from publisher.kafka.state_blocks import block_key, parse_state_key
 from publisher.pipeline.series_store import SeriesStore
 from publisher.simulator.clock import SimClock
 from publisher.simulator.config import SimulatorConfig
@@ -278,11 +278,16 @@ def kill_in_transaction(
 
 
 def kill_in_restore(service: Incarnation, rng: random.Random) -> None:
-    """Kill at a random moment shortly after init_transactions, when the state restore begins."""
+    """Freeze the process at a random moment shortly after init_transactions, when the state restore
+    begins (a restore of this topic takes tens of milliseconds); it is killed below while still frozen
+    if the restore had not ended, else it goes on and the kill lands later."""
     service.wait_until(
-        lambda: service.logged("transactions_initialised") > 0, "init_transactions", step=0.002
+        lambda: service.logged("transactions_initialised") > 0, "init_transactions", step=0.001
     )
-    time.sleep(rng.uniform(0.0, 0.3))
+    time.sleep(rng.uniform(0.0, 0.01))
+    os.kill(service.process.pid, signal.SIGSTOP)
+    if service.logged("state_restored") > 0:
+        os.kill(service.process.pid, signal.SIGCONT)
 
 
 def kill_in_fetch(service: Incarnation, sim: CountingSimulator, rng: random.Random) -> int:
@@ -548,8 +553,9 @@ def write_registry(path: Path, usage_points: list[str]) -> Path:
     return path
 
 
-def day_blocks(zone: ZoneInfo, days: list[date]) -> dict[date, bytes]:
-    """State values of one series for ``days``, each a full day of half-hours, from the production store."""
+def week_blocks(zone: ZoneInfo, days: list[date]) -> dict[date, bytes]:
+    """State values of one series for ``days``, each a full day of half-hours, from the production store:
+    one block per week, by its Monday."""
     store = SeriesStore(horizon_days=len(days) + 1)
     half_hour = timedelta(minutes=30)
     for day in days:
@@ -562,7 +568,8 @@ def day_blocks(zone: ZoneInfo, days: list[date]) -> dict[date, bytes]:
     for key, value in store.dirty_records():
         parsed = parse_state_key(key)
         assert parsed is not None
-        blocks[parsed[2]] = value
+        assert value is not None
+        blocks[date.fromordinal(parsed[2])] = value
     return blocks
 
 
@@ -572,8 +579,8 @@ def load_shape(moment: datetime) -> str:
 
 
 def seed_state(bootstrap: str, topic: str, partitions: int, usage_points: list[str], days: list[date]) -> int:
-    """Write the state of every (usage point, reading type, day) with the production key and value codec."""
-    blocks = day_blocks(ZoneInfo("Pacific/Auckland"), days)
+    """Write the state of every (usage point, reading type, week) with the production key and value codec."""
+    blocks = week_blocks(ZoneInfo("Pacific/Auckland"), days)
     producer = Producer(
         {
             "bootstrap.servers": bootstrap,
@@ -586,11 +593,11 @@ def seed_state(bootstrap: str, topic: str, partitions: int, usage_points: list[s
     for mrid in usage_points:
         partition = partition_for(mrid, partitions)
         for reading_type in (FORWARD, REVERSE):
-            for day, block in blocks.items():
+            for monday, block in blocks.items():
                 while True:
                     try:
                         producer.produce(
-                            topic, block, key=state_key(mrid, reading_type, day), partition=partition
+                            topic, block, key=block_key(mrid, reading_type, monday), partition=partition
                         )
                         break
                     except BufferError:
@@ -626,7 +633,8 @@ def test_restart_to_ready_with_ten_thousand_series_of_state(
         today = datetime.now(ZoneInfo("Pacific/Auckland")).date()
         days = [today - timedelta(days=n) for n in range(14, -1, -1)]  # the default 14-day horizon and today
         seeded = seed_state(kafka_bootstrap, env["PUBLISHER_STATE_TOPIC"], partitions, usage_points, days)
-        assert seeded == series * len(days)
+        weeks = len({day - timedelta(days=day.weekday()) for day in days})
+        assert seeded == series * weeks  # one record per series and week
 
         rng = random.Random(10_000)
         ready: list[float] = []
