@@ -38,10 +38,11 @@ from publisher.pipeline.series_store import SeriesStore
 READING_TYPE = "0.0.5.4.1.1.12.0.0.0.0.0.0.0.224.3.72.0"
 HALF_HOUR = timedelta(minutes=30)
 DAYS = 14
-#: the horizon ends the day before the shard's clock (see :func:`restore_clock`)
-FIRST_DAY = date(2025, 2, 17)
+#: the horizon ends the day before the shard's clock (see :func:`restore_clock`); a Wednesday, so the 14 days
+#: span three weekly records as a horizon does on six days of seven (starting on a Monday they would be two)
+FIRST_DAY = date(2025, 2, 19)
 GOAL_BYTES = 4096
-#: state records (blocks) per series: FIRST_DAY is a Monday, so the 14 days are two whole weeks
+#: state records (blocks) per series
 BLOCKS = len({block_start((FIRST_DAY + timedelta(days=offset)).toordinal()) for offset in range(DAYS)})
 
 Record = tuple[bytes, bytes]

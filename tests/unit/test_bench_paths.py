@@ -162,7 +162,7 @@ def test_state_memory_is_measured_over_the_requested_series() -> None:
     memory, templates = state.measure_memory(40, templates=4)
     assert memory.series == 40
     assert memory.days == 40 * state.DAYS
-    assert len(templates) == 4 * state.BLOCKS == 4 * 2
+    assert len(templates) == 4 * state.BLOCKS == 4 * 3  # 14 days from a Wednesday: three weeks
     assert 0 < memory.restored_per_series < 10 * state.GOAL_BYTES
     assert memory.estimate_per_series > 0
     scaled = list(state.scaled_records(templates, 10))
