@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Context, Decimal, Inexact, InvalidOperation
 from types import MappingProxyType
 from typing import Any, cast
@@ -321,8 +321,10 @@ def _generate_fields(schema: Mapping[str, Any], named: dict[str, Write]) -> Writ
             out.line(1, f"x = value[{name}]")  # a missing field raises KeyError: the reference path decides
         elif field["default"] is None or isinstance(field["default"], int | str):
             out.line(1, f"x = value.get({name}, {out.const(field['default'])})")
+        elif field["default"] == []:
+            out.line(1, f"x = value.get({name}, ())")  # an empty array (a tuple: nothing can change it)
         else:
-            return None  # only null and scalar defaults are written by the fast path
+            return None  # only null, scalar and empty-array defaults are written by the fast path
         if not _emit(out, field["type"], 1, named):
             return None
     out.line(1, "return None")
@@ -420,12 +422,23 @@ def _memoised(schema: Mapping[str, Any]) -> tuple[Write, dict[Any, bytes], type]
     return None
 
 
+def _date(buf: bytearray, value: Any) -> None:
+    if type(value) is not date:
+        raise Decline  # a datetime is a date subclass: the reference path decides what it means
+    buf += zigzag(value.toordinal() - _EPOCH_DAY)
+
+
+_EPOCH_DAY = date(1970, 1, 1).toordinal()
+
+
 def _logical(schema: Mapping[str, Any]) -> Write | None:
     memoised = _memoised(schema)
     if memoised is not None:
         return memoised[0]
     if schema["logicalType"] == "uuid" and schema.get("type") == "string":
         return _uuid
+    if schema["logicalType"] == "date" and schema.get("type") == "int":
+        return _date
     return None
 
 

@@ -27,6 +27,7 @@ back into one.
 
 from __future__ import annotations
 
+import functools
 import io
 import struct
 from collections.abc import Iterable
@@ -39,6 +40,7 @@ from fastavro import schemaless_reader, schemaless_writer
 
 from publisher.errors import KafkaFatalError
 from publisher.kafka.avro import load_schema
+from publisher.kafka.avro_writer import Decline, Write, compile_writer
 
 #: first byte of every state value; bump it when the layout changes incompatibly
 FORMAT_VERSION = 1
@@ -239,10 +241,28 @@ def decode_progress(data: bytes) -> BackfillProgress:
 
 
 def _write(record_name: str, body: dict[str, Any]) -> bytes:
+    if record_name == _DAY_RECORD:
+        fast = _day_writer()
+        if fast is not None:
+            buf = bytearray((FORMAT_VERSION, _DAY_BRANCH))  # the branch index, a zig-zag 0
+            try:
+                fast(buf, body)
+            except Decline:
+                pass  # fastavro below writes it, or raises what is wrong with it
+            else:
+                return bytes(buf)
     buffer = io.BytesIO()
     buffer.write(bytes((FORMAT_VERSION,)))
     schemaless_writer(buffer, load_schema("series_state.avsc").parsed, {"body": (record_name, body)})
     return buffer.getvalue()
+
+
+@functools.cache
+def _day_writer() -> Write | None:
+    """The compiled writer of the SeriesDayState branch (:mod:`avro_writer`), byte for byte fastavro's."""
+    (body,) = load_schema("series_state.avsc").parsed["fields"]
+    day = next(branch for branch in body["type"] if branch["name"] == _DAY_RECORD)
+    return compile_writer(day)
 
 
 def _read(data: bytes, record_name: str) -> dict[str, Any]:

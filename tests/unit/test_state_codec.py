@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from publisher.errors import KafkaFatalError
+from publisher.kafka import state_codec
 from publisher.kafka.state_blocks import parse_state_key
 from publisher.kafka.state_codec import (
     FORMAT_VERSION,
@@ -300,3 +301,29 @@ def test_any_sequence_of_puts_reads_back_exactly_after_a_round_trip(
         got = read_slot(state, slot)
         assert got == model.get(slot)
         assert DayDraft.of(state, 6).published(slot) == got
+
+
+entries = st.lists(
+    st.tuples(st.integers(0, 10_000), published_values, qualities, st.integers(0, 3)), max_size=5
+)
+
+
+@given(puts=puts, entries=entries)
+@settings(max_examples=100, deadline=None)
+def test_the_compiled_day_writer_writes_what_fastavro_writes(
+    puts: list[tuple[int, Decimal | None, Quality, int]],
+    entries: list[tuple[int, Decimal | None, Quality, int]],
+) -> None:
+    draft = DayDraft(DAY, 6)
+    for slot, value, quality, revision in puts:
+        draft.put_slot(slot, 1800, Published(value, quality, revision))
+    base = datetime(2025, 3, 1, 11, 0, tzinfo=UTC)
+    for seconds, value, quality, revision in entries:
+        draft.put_entry(base + timedelta(seconds=seconds), Published(value, quality, revision))
+    state = draft.pack()
+    compiled = encode_day(state)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(state_codec, "_day_writer", lambda: None)  # fastavro alone, as before the fast path
+        reference = encode_day(state)
+    assert compiled == reference
+    assert decode_day(compiled) == state
