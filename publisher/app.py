@@ -27,9 +27,10 @@ from publisher.logsetup import librdkafka_logger
 from publisher.netstream.auth import ClientCredentialsProvider, StaticTokenProvider, TokenProvider
 from publisher.netstream.client import ClientObserver, ClientOptions, NetstreamClient, pooled_session
 from publisher.netstream.ratelimit import RateLimiter
+from publisher.pipeline.publishing import PipelineObserver, Topics
 from publisher.pipeline.runner import Runner
 from publisher.pipeline.series_store import SeriesStore
-from publisher.pipeline.shard import PipelineObserver, ShardPublisher, Topics
+from publisher.pipeline.shard import ShardPublisher
 from publisher.registry import LiveRegistry, Registry
 
 EVENT_SCHEMA = "meter_reading.avsc"

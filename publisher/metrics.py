@@ -30,7 +30,7 @@ from publisher.netstream.client import FetchedWindow
 from publisher.netstream.localtime import expected_interval_count, local_date, local_midnight
 from publisher.netstream.model import ReadingKind, TargetKind
 from publisher.netstream.readingtype import parse_reading_type
-from publisher.pipeline.shard import CycleStats
+from publisher.pipeline.publishing import CycleStats
 
 PREFIX = "netstream_publisher_"
 

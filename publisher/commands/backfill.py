@@ -13,8 +13,8 @@ from publisher.app import build_service
 from publisher.commands.timeargs import parse_window
 from publisher.config import Settings
 from publisher.errors import ConfigError, NetstreamUnavailable
+from publisher.pipeline.publishing import CycleStats
 from publisher.pipeline.runner import Group, group_targets
-from publisher.pipeline.shard import CycleStats
 from publisher.registry import Registry, shard_of
 
 

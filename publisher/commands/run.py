@@ -27,8 +27,8 @@ from publisher.config import PlanConfig, Settings
 from publisher.errors import FatalError, KafkaFatalError, PublisherError
 from publisher.health import HealthServer, OutageWatch, Readiness, kafka_metadata_probe
 from publisher.metrics import Metrics, build_metrics
+from publisher.pipeline.publishing import CycleStats
 from publisher.pipeline.runner import group_targets
-from publisher.pipeline.shard import CycleStats
 from publisher.scheduler import PlanScheduler
 from publisher.signals import StopSignals
 

@@ -38,7 +38,8 @@ from fastavro.schema import SchemaParseException, parse_schema, to_parsing_canon
 from fastavro.schema import fingerprint as fastavro_fingerprint
 
 from publisher.errors import ConfigError, KafkaFatalError, ParseError
-from publisher.kafka.avro_writer import Decline, PartialWriter, compile_partial, compile_writer
+from publisher.kafka.avro_partial import PartialWriter, compile_partial
+from publisher.kafka.avro_writer import Decline, compile_writer
 
 if TYPE_CHECKING:
     from confluent_kafka.schema_registry import SchemaRegistryClient

@@ -172,8 +172,8 @@ def _optional(inner: Write) -> Write:
     return write
 
 
-class _Source:
-    """The text of one generated function and the names it uses."""
+class Source:
+    """The text of one generated function and the names it uses (shared with :mod:`avro_partial`)."""
 
     def __init__(self) -> None:
         self.lines: list[str] = []
@@ -198,7 +198,7 @@ class _Source:
         self.lines.append("    " * depth + text)
 
 
-def _emit(out: _Source, schema: Any, depth: int, named: dict[str, Write]) -> bool:
+def emit(out: Source, schema: Any, depth: int, named: dict[str, Write]) -> bool:
     """Lines that write the datum in ``x``; False when the fast path does not write this type."""
     if isinstance(schema, list):
         if len(schema) != 2 or schema[0] != "null" or schema[1] == "null":
@@ -210,7 +210,7 @@ def _emit(out: _Source, schema: Any, depth: int, named: dict[str, Write]) -> boo
         out.line(depth + 1, "buf += NULL")
         out.line(depth, "else:")
         out.line(depth + 1, "buf += SECOND")
-        return _emit(out, branch, depth + 1, named)
+        return emit(out, branch, depth + 1, named)
     kind = schema if isinstance(schema, str) else schema.get("type")
     plain = isinstance(schema, str) or "logicalType" not in schema
     if plain and kind in _RANGES:
@@ -244,14 +244,14 @@ def _emit(out: _Source, schema: Any, depth: int, named: dict[str, Write]) -> boo
         out.line(depth, "e = STRING_TUPLES.get(x) if type(x) is tuple else None")
         out.line(depth, "buf += strings(x) if e is None else e")
     else:
-        writer = _compile(schema, named)
+        writer = compile_schema(schema, named)
         if writer is None:
             return False
         out.line(depth, f"{out.const(writer)}(buf, x)")
     return True
 
 
-def _emit_memoised_optional(out: _Source, branch: Any, depth: int) -> bool:
+def _emit_memoised_optional(out: Source, branch: Any, depth: int) -> bool:
     """``["null", T]`` for an int, long, decimal or timestamp ``T``: one memo lookup gives the branch byte
     and the value together (most optional fields hold a handful of distinct values)."""
     if isinstance(branch, str) and branch in _RANGES:
@@ -313,7 +313,7 @@ class _BranchMemo:
 
 def _generate_fields(schema: Mapping[str, Any], named: dict[str, Write]) -> Write | None:
     """A generated function writing every field of the record in a ``Mapping``, unrolled."""
-    out = _Source()
+    out = Source()
     out.line(0, "def write_fields(buf, value):")
     for field in schema["fields"]:
         name = out.const(field["name"])
@@ -325,7 +325,7 @@ def _generate_fields(schema: Mapping[str, Any], named: dict[str, Write]) -> Writ
             out.line(1, f"x = value.get({name}, ())")  # an empty array (a tuple: nothing can change it)
         else:
             return None  # only null, scalar and empty-array defaults are written by the fast path
-        if not _emit(out, field["type"], 1, named):
+        if not emit(out, field["type"], 1, named):
             return None
     out.line(1, "return None")
     namespace = dict(out.names)
@@ -442,11 +442,11 @@ def _logical(schema: Mapping[str, Any]) -> Write | None:
     return None
 
 
-def _compile(schema: Any, named: dict[str, Write]) -> Write | None:
+def compile_schema(schema: Any, named: dict[str, Write]) -> Write | None:
     if isinstance(schema, list):
         if len(schema) != 2 or schema[0] != "null" or schema[1] == "null":
             return None  # wider unions (the contract has none) are left to the reference path
-        inner = _compile(schema[1], named)
+        inner = compile_schema(schema[1], named)
         return None if inner is None else _optional(inner)
     if isinstance(schema, str):
         return _PRIMITIVES.get(schema) or named.get(schema)
@@ -459,7 +459,7 @@ def _compile(schema: Any, named: dict[str, Write]) -> Write | None:
     elif kind == "enum":
         writer = _enum(list(schema["symbols"]))
     elif kind == "array":
-        items = _compile(schema["items"], named)
+        items = compile_schema(schema["items"], named)
         writer = None if items is None else _array(items)
     elif isinstance(kind, str):
         writer = _PRIMITIVES.get(kind)
@@ -471,140 +471,4 @@ def compile_writer(schema: Mapping[str, Any]) -> Write | None:
     ``None`` when the schema uses a type the fast path does not write."""
     if schema.get("type") != "record":
         return None
-    return _compile(schema, {})
-
-
-# ------------------------------------------------------------------------------------------ partial records
-
-
-class PartialWriter:
-    """Writes records of one schema whose fields other than ``varying`` stay the same for many records.
-
-    The fixed fields are encoded once per set of values (:meth:`segments`): the bytes of every run of
-    consecutive fixed fields. :attr:`write` then takes those segments and only the varying values, in the
-    order of ``varying``, as positional arguments, and returns the whole record (the segments spliced
-    between the varying fields, so byte for byte the full writer's output). Like the full writer it raises
-    :class:`Decline` for anything it does not write exactly.
-    """
-
-    def __init__(
-        self,
-        varying: tuple[str, ...],
-        fixed_runs: list[Write],
-        write: Callable[..., bytes],
-    ) -> None:
-        self.varying = varying
-        self._fixed_runs = fixed_runs
-        #: ``write(segments, *varying values) -> bytes``
-        self.write = write
-
-    def segments(self, prefix: bytes, fixed: Mapping[str, Any]) -> tuple[bytes, ...]:
-        """The encoded runs of fixed fields, ``prefix`` (a wire-format header) first; Decline as above."""
-        parts = []
-        for run in self._fixed_runs:
-            buf = bytearray()
-            run(buf, fixed)
-            parts.append(bytes(buf))
-        parts[0] = prefix + parts[0]
-        return tuple(parts)
-
-    def bind(self, prefix: bytes, fixed: Mapping[str, Any]) -> Callable[..., bytes | None] | None:
-        """``encode(*varying values)``: the record with ``fixed`` and those values, after ``prefix``; it
-        returns ``None`` where the fast path declines. ``None`` when the fixed values already decline."""
-        try:
-            segments = self.segments(prefix, fixed)
-        except _DECLINED:
-            return None
-        write = self.write
-
-        def encode(*values: Any) -> bytes | None:
-            try:
-                return write(segments, *values)
-            except _DECLINED:
-                return None
-
-        return encode
-
-
-#: what a generated writer raises for a datum it does not write: Decline, or an error of a str/int/Decimal
-#: operation on a datum the type checks let through (a lone surrogate that UTF-8 cannot encode)
-_DECLINED = (Decline, ValueError, TypeError, ArithmeticError)
-
-
-def compile_partial(
-    schema: Mapping[str, Any], varying: tuple[str, ...], *, canonical: tuple[str, ...] = ()
-) -> PartialWriter | None:
-    """A :class:`PartialWriter` for the record ``schema`` with the fields named in ``varying`` (in that
-    order as arguments), or ``None`` when the fast path does not write the schema.
-
-    ``canonical`` names varying ``uuid`` fields whose values the caller builds in the canonical form
-    itself (lower-case hex, 8-4-4-4-12): their form is not checked again, only that they are 36 ASCII
-    characters, so a record is always well-formed Avro."""
-    if schema.get("type") != "record" or compile_writer(schema) is None:
-        return None
-    fields = schema["fields"]
-    names = [field["name"] for field in fields]
-    if len(set(varying)) != len(varying) or not set(varying) <= set(names):
-        raise ValueError(f"varying fields {varying} are not distinct fields of {schema.get('name')}")
-    uuids = {field["name"] for field in fields if _is_uuid(field["type"])}
-    if not set(canonical) <= uuids & set(varying):
-        raise ValueError(f"canonical fields {canonical} are not varying uuid fields of {schema.get('name')}")
-    named: dict[str, Write] = {}
-    _compile(schema, named)  # the named types the fields refer to
-    # runs of fixed fields: one before each varying field and one after the last (any may be empty)
-    runs: list[list[Mapping[str, Any]]] = [[]]
-    for field in fields:
-        if field["name"] in varying:
-            runs.append([])
-        else:
-            runs[-1].append(field)
-    fixed_runs = [_fixed_run(run, named) for run in runs]
-    out = _Source()
-    arguments = {name: f"x{i}" for i, name in enumerate(varying)}
-    out.line(0, f"def write_partial(s, {', '.join(arguments.values())}):")
-    out.line(1, "buf = bytearray(s[0])")
-    segment = 0
-    for field in fields:
-        if field["name"] not in varying:
-            continue
-        if segment and runs[segment]:  # a run without fields always encodes to nothing
-            out.line(1, f"buf += s[{segment}]")
-        segment += 1
-        out.line(1, f"x = {arguments[field['name']]}")
-        if field["name"] in canonical:
-            out.line(1, "if type(x) is not str or len(x) != 36 or not x.isascii():")
-            out.line(2, "raise Decline")
-            out.line(1, "buf += b'H'")  # zigzag(36)
-            out.line(1, "buf += x.encode()")
-        else:
-            _emit(out, field["type"], 1, named)
-    if runs[segment]:
-        out.line(1, f"buf += s[{segment}]")
-    out.line(1, "return bytes(buf)")
-    namespace = dict(out.names)
-    # Safe to exec for the reasons given in _generate_fields; the argument names are generated (x0, x1 ...)
-    exec("\n".join(out.lines), namespace)  # noqa: S102  # nosec B102 - see the comment above
-    return PartialWriter(varying, fixed_runs, cast(Callable[..., bytes], namespace["write_partial"]))
-
-
-def _is_uuid(schema: Any) -> bool:
-    return (
-        isinstance(schema, Mapping) and schema.get("logicalType") == "uuid" and schema.get("type") == "string"
-    )
-
-
-def _fixed_run(fields: list[Mapping[str, Any]], named: dict[str, Write]) -> Write:
-    """A writer of the consecutive fixed ``fields`` of a record given as a Mapping."""
-    out = _Source()
-    out.line(0, "def write_run(buf, value):")
-    for field in fields:
-        name = out.const(field["name"])
-        if "default" in field:  # null and scalar defaults only: compile_writer accepted the schema
-            out.line(1, f"x = value.get({name}, {out.const(field['default'])})")
-        else:
-            out.line(1, f"x = value[{name}]")  # a required field left out is the caller's mistake
-        _emit(out, field["type"], 1, named)
-    out.line(1, "return None")
-    namespace = dict(out.names)
-    exec("\n".join(out.lines), namespace)  # noqa: S102  # nosec B102 - generated as in _generate_fields
-    return cast(Write, namespace["write_run"])
+    return compile_schema(schema, {})

@@ -21,7 +21,8 @@ from publisher.netstream.client import NetstreamClient, plan_windows
 from publisher.netstream.model import Target, TargetKind
 from publisher.netstream.parser import Rejected
 from publisher.pipeline.events import Source
-from publisher.pipeline.shard import CycleStats, Progress, ShardPublisher
+from publisher.pipeline.publishing import CycleStats, Progress
+from publisher.pipeline.shard import ShardPublisher
 from publisher.registry import Entry
 
 log = structlog.get_logger(__name__)

@@ -19,9 +19,9 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -49,6 +49,7 @@ from publisher.pipeline.events import (
     series_fields,
 )
 from publisher.pipeline.events_dlq import dead_letter, reading_fragment
+from publisher.pipeline.publishing import CycleStats, PipelineObserver, Progress, Topics, no_observer
 from publisher.pipeline.series_store import Decision, Outcome, SeriesStore
 
 log = structlog.get_logger(__name__)
@@ -62,98 +63,6 @@ _FIRST_PUBLICATION = Revision(0)  # immutable: one instance for every new readin
 
 #: key of the tombstone that :meth:`ShardPublisher.confirm_ownership` commits to the state topic
 OWNERSHIP_KEY = b"ownership-check"
-
-
-@dataclass
-class CycleStats:
-    """Counts of one cycle (or one window); the fields of the ``cycle_completed`` log line."""
-
-    fetched: int = 0
-    new: int = 0
-    revised: int = 0
-    suppressed: int = 0
-    missing: int = 0
-    dlq: int = 0
-    windows: int = 0
-    failed_windows: int = 0
-    aborted: int = 0
-    per_topic: dict[str, int] = field(default_factory=dict)
-    revised_per_topic: dict[str, int] = field(default_factory=dict)
-
-    def add(self, other: CycleStats) -> None:
-        """Accumulate another window's counts."""
-        for name in (
-            "fetched",
-            "new",
-            "revised",
-            "suppressed",
-            "missing",
-            "dlq",
-            "windows",
-            "failed_windows",
-            "aborted",
-        ):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        for topic, count in other.per_topic.items():
-            self.per_topic[topic] = self.per_topic.get(topic, 0) + count
-        for topic, count in other.revised_per_topic.items():
-            self.revised_per_topic[topic] = self.revised_per_topic.get(topic, 0) + count
-
-    def fields(self) -> dict[str, int]:
-        """Counts for a log line."""
-        return {
-            "fetched": self.fetched,
-            "new": self.new,
-            "revised": self.revised,
-            "suppressed": self.suppressed,
-            "missing": self.missing,
-            "dlq": self.dlq,
-            "windows": self.windows,
-            "failed_windows": self.failed_windows,
-            "aborted": self.aborted,
-        }
-
-
-@dataclass(frozen=True)
-class Topics:
-    """Where records go: readings (with optional routes by kind or reading type), dead letters, state."""
-
-    readings: str
-    dlq: str
-    state: str
-    state_partitions: int
-    routes: Mapping[str, str] = field(default_factory=dict)
-
-    def for_reading(self, reading: Reading) -> str:
-        """A route for the reading type wins over one for the kind, which wins over the default topic."""
-        return self.routes.get(reading.reading_type) or self.routes.get(reading.kind.value) or self.readings
-
-
-@dataclass(frozen=True)
-class Progress:
-    """A backfill job's progress, committed with the window that completes it."""
-
-    job_id: str
-    done: frozenset[int]
-
-
-class PipelineObserver(Protocol):
-    """Hooks for metrics; the pipeline itself knows nothing of Prometheus."""
-
-    def transaction_committed(self, stats: CycleStats) -> None: ...
-    def transaction_aborted(self) -> None: ...
-    def window_published(self, window: FetchedWindow, zone_of: Callable[[str], ZoneInfo]) -> None: ...
-
-
-class _NoObserver:
-    def transaction_committed(self, stats: CycleStats) -> None:
-        """Ignore."""
-
-    def transaction_aborted(self) -> None:
-        """Ignore."""
-
-    def window_published(self, window: FetchedWindow, zone_of: Callable[[str], ZoneInfo]) -> None:
-        """Ignore."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,7 +116,7 @@ class ShardPublisher:
         self._zone_for = zone_for
         self._meter_for = meter_for
         self._clock = clock
-        self._observer: PipelineObserver = observer or _NoObserver()
+        self._observer: PipelineObserver = observer or no_observer
         self._event_headers = events.headers()
         self._dlq_headers = dead_letters.headers()
         self._owner: dict[str, str] = {}

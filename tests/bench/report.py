@@ -160,7 +160,7 @@ def tables(results: Results) -> list[str]:
         ),
         _row("bytes per series, filled by apply (tracemalloc)", f"{results.state_bytes_applied:,.0f}"),
         _row("bytes per series, the store's approx_bytes()", f"{results.state_bytes_estimate:,.0f}"),
-        _row("encoded day record (bytes)", f"{results.state_record_bytes:,.0f}"),
+        _row("encoded state record, one series-week (bytes)", f"{results.state_record_bytes:,.0f}"),
         _row("apply() (microseconds per reading)", f"{results.apply_us:,.1f}"),
         _row("restore: series / records read", f"{results.restore_series:,} / {results.restore_records:,}"),
         _row("restore (records/s)", f"{results.restore_series_per_s * per_series:,.0f}"),

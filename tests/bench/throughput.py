@@ -35,8 +35,9 @@ from publisher.netstream.client import FetchedWindow
 from publisher.netstream.model import WireFormat
 from publisher.netstream.parser import parse_response
 from publisher.pipeline.events import Source
+from publisher.pipeline.publishing import Topics
 from publisher.pipeline.series_store import SeriesStore
-from publisher.pipeline.shard import ShardPublisher, Topics
+from publisher.pipeline.shard import ShardPublisher
 
 READING_PARTITIONS = 6
 STATE_PARTITIONS = 4

@@ -16,8 +16,8 @@ from publisher.netstream.client import FetchedWindow
 from publisher.netstream.model import Reading, ReadingKind, ReadingsRequest, Target, TargetKind, WireFormat
 from publisher.netstream.parser import ParsedResponse, Rejected
 from publisher.pipeline.events import Source
+from publisher.pipeline.publishing import CycleStats
 from publisher.pipeline.runner import group_targets
-from publisher.pipeline.shard import CycleStats
 from publisher.simulator.clock import SimClock
 from publisher.simulator.server import SimulatorServer
 from support.kafka import read_committed

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 
 from publisher.errors import ParseError
 from publisher.kafka.avro import SingleObjectCodec, load_schema, schema_from_json
-from publisher.kafka.avro_writer import compile_partial
+from publisher.kafka.avro_partial import compile_partial
 from publisher.pipeline.events import VARYING_FIELDS
 from support.avro_strategies import BASE, events, reference
 

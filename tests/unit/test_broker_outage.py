@@ -21,8 +21,9 @@ from publisher.health import OutageWatch, Readiness
 from publisher.kafka.avro import SingleObjectCodec, load_schema
 from publisher.kafka.producer import TransactionalProducer, producer_config
 from publisher.pipeline.events import Source
+from publisher.pipeline.publishing import Topics
 from publisher.pipeline.series_store import SeriesStore
-from publisher.pipeline.shard import ShardPublisher, Topics
+from publisher.pipeline.shard import ShardPublisher
 
 
 class Clock:

@@ -15,7 +15,7 @@ from structlog.testing import LogCapture
 from publisher.errors import ConfigError
 from publisher.health import HealthServer, Readiness
 from publisher.metrics import Metrics
-from publisher.pipeline.shard import CycleStats
+from publisher.pipeline.publishing import CycleStats
 
 
 class Switch:

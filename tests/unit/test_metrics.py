@@ -17,7 +17,7 @@ from publisher.netstream.client import ClientObserver, FetchedWindow
 from publisher.netstream.localtime import local_midnight
 from publisher.netstream.model import Reading, ReadingKind, ReadingsRequest, Target, TargetKind, WireFormat
 from publisher.netstream.parse_common import ParsedResponse
-from publisher.pipeline.shard import CycleStats
+from publisher.pipeline.publishing import CycleStats
 from publisher.simulator.clock import SimClock
 from publisher.simulator.faults import FaultRule
 from publisher.simulator.server import SimulatorServer

@@ -15,8 +15,9 @@ from publisher.kafka.avro import SingleObjectCodec, load_schema
 from publisher.kafka.state_blocks import block_key, day_key, day_value
 from publisher.kafka.statelog import Sink
 from publisher.pipeline import shard as shard_module
+from publisher.pipeline.publishing import Topics
 from publisher.pipeline.series_store import SeriesStore
-from publisher.pipeline.shard import ShardPublisher, Topics
+from publisher.pipeline.shard import ShardPublisher
 
 NZ = ZoneInfo("Pacific/Auckland")
 RT = "0.0.2.4.1.1.12.0.0.0.0.0.0.0.0.3.72.0"
