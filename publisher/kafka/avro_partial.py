@@ -11,7 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
-from publisher.kafka.avro_writer import Decline, Source, Write, compile_schema, compile_writer, emit
+from publisher.kafka.avro_writer import (
+    Decline,
+    Source,
+    Write,
+    compile_schema,
+    compile_writer,
+    emit,
+    generate_fields,
+)
 
 
 class PartialWriter:
@@ -119,7 +127,7 @@ def compile_partial(
         out.line(1, f"buf += s[{segment}]")
     out.line(1, "return bytes(buf)")
     namespace = dict(out.names)
-    # Safe to exec for the reasons given in _generate_fields; the argument names are generated (x0, x1 ...)
+    # Safe to exec for the reasons given in generate_fields; the argument names are generated (x0, x1 ...)
     exec("\n".join(out.lines), namespace)  # noqa: S102  # nosec B102 - see the comment above
     return PartialWriter(varying, fixed_runs, cast(Callable[..., bytes], namespace["write_partial"]))
 
@@ -131,17 +139,8 @@ def _is_uuid(schema: Any) -> bool:
 
 
 def _fixed_run(fields: list[Mapping[str, Any]], named: dict[str, Write]) -> Write:
-    """A writer of the consecutive fixed ``fields`` of a record given as a Mapping."""
-    out = Source()
-    out.line(0, "def write_run(buf, value):")
-    for field in fields:
-        name = out.const(field["name"])
-        if "default" in field:  # null and scalar defaults only: compile_writer accepted the schema
-            out.line(1, f"x = value.get({name}, {out.const(field['default'])})")
-        else:
-            out.line(1, f"x = value[{name}]")  # a required field left out is the caller's mistake
-        emit(out, field["type"], 1, named)
-    out.line(1, "return None")
-    namespace = dict(out.names)
-    exec("\n".join(out.lines), namespace)  # noqa: S102  # nosec B102 - generated as in _generate_fields
-    return cast(Write, namespace["write_run"])
+    """A writer of the consecutive fixed ``fields`` of a record given as a Mapping: the record writer's
+    generated field code for just these fields (a required field left out is the caller's mistake)."""
+    writer = generate_fields({"fields": fields}, named)
+    assert writer is not None  # compile_writer accepted the whole schema, so each of its fields compiles
+    return writer

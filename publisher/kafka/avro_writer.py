@@ -311,7 +311,7 @@ class _BranchMemo:
         return encoded
 
 
-def _generate_fields(schema: Mapping[str, Any], named: dict[str, Write]) -> Write | None:
+def generate_fields(schema: Mapping[str, Any], named: dict[str, Write]) -> Write | None:
     """A generated function writing every field of the record in a ``Mapping``, unrolled."""
     out = Source()
     out.line(0, "def write_fields(buf, value):")
@@ -356,7 +356,7 @@ def _record(schema: Mapping[str, Any], named: dict[str, Write]) -> Write | None:
             raise Decline
 
     named[schema["name"]] = write  # before the fields, so a recursive reference finds it
-    generated = _generate_fields(schema, named)
+    generated = generate_fields(schema, named)
     if generated is None:
         del named[schema["name"]]
         return None

@@ -239,12 +239,7 @@ class TransactionalProducer:
                 self._producer.poll(0.05)  # queue full: let deliveries drain, then try again
             except (KafkaException, SystemError) as exc:
                 raise self._unwrap(exc, "produce") from exc
-        self.produced_in_transaction += 1
-        if not self.produced_in_transaction % _POLL_EVERY:
-            try:
-                self._producer.poll(0)
-            except (KafkaException, SystemError) as exc:
-                raise self._unwrap(exc, "produce") from exc
+        self._counted()
 
     def sender(self, topic: str, headers: Headers = ()) -> Callable[[bytes, bytes | None], None]:
         """``send(value, key)``: :meth:`produce` for many records to ``topic`` with the same ``headers``,
@@ -264,14 +259,18 @@ class TransactionalProducer:
                 return
             except (KafkaException, SystemError) as exc:
                 raise self._unwrap(exc, "produce") from exc
-            count = self.produced_in_transaction = self.produced_in_transaction + 1
-            if not count % _POLL_EVERY:
-                try:
-                    self._producer.poll(0)
-                except (KafkaException, SystemError) as exc:
-                    raise self._unwrap(exc, "produce") from exc
+            self._counted()
 
         return send
+
+    def _counted(self) -> None:
+        """Count a queued record; every ``_POLL_EVERY`` records serve librdkafka's callbacks."""
+        self.produced_in_transaction += 1
+        if not self.produced_in_transaction % _POLL_EVERY:
+            try:
+                self._producer.poll(0)
+            except (KafkaException, SystemError) as exc:
+                raise self._unwrap(exc, "produce") from exc
 
     def _unwrap(self, exc: Exception, action: str) -> Exception:
         cause = kafka_cause(exc)

@@ -158,28 +158,23 @@ def meter_reading(
     source: Source,
     timezone: str,
 ) -> dict[str, Any]:
-    """The MeterReading record for one reading at one revision."""
-    return {
-        "event_id": event_id(
+    """The MeterReading record for one reading at one revision: its series' fields and its own."""
+    record = series_fields(reading, rt, polled_at=polled_at, source=source, timezone=timezone)
+    record.update(
+        event_id=event_id(
             reading.usage_point, reading.reading_type, reading.start, reading.end, revision.number
         ),
-        "usage_point_mrid": reading.usage_point,
-        "meter_mrid": reading.meter,
-        "reading_type": reading_type_record(rt),
-        "kind": "INTERVAL" if reading.kind is ReadingKind.INTERVAL else "REGISTER",
-        "interval_start": reading.start,
-        "interval_end": reading.end,
-        "value": reading.value,
-        "quality_flags": reading.quality,
-        "quality_codes": list(reading.quality_codes),
-        "revision": revision.number,
-        "previous_value": revision.previous_value,
-        "reported_at": reading.reported_at,
-        "polled_at": polled_at,
-        "source": source.value,
-        "previous_quality_flags": revision.previous_flags,
-        "timezone": timezone,
-    }
+        interval_start=reading.start,
+        interval_end=reading.end,
+        value=reading.value,
+        quality_flags=reading.quality,
+        quality_codes=list(reading.quality_codes),
+        revision=revision.number,
+        previous_value=revision.previous_value,
+        reported_at=reading.reported_at,
+        previous_quality_flags=revision.previous_flags,
+    )
+    return record
 
 
 #: the MeterReading fields that differ between the readings of one series polled in one window, in the

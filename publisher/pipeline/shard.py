@@ -35,7 +35,7 @@ from publisher.kafka.state_codec import decode_progress, encode_progress, progre
 from publisher.kafka.statelog import read_to_end
 from publisher.netstream.client import FetchedWindow
 from publisher.netstream.localtime import local_date
-from publisher.netstream.model import Reading, ReadingKind, TargetKind
+from publisher.netstream.model import Reading, TargetKind
 from publisher.netstream.parser import Rejected
 from publisher.netstream.readingtype import ReadingType, parse_reading_type
 from publisher.pipeline.events import (
@@ -71,8 +71,6 @@ class _Series:
 
     usage_point: str
     reading_type: str
-    meter: str | None  #: as the response names it
-    kind: ReadingKind
     registry_meter: str | None  #: the registry's meter, when the response names none
     rt: ReadingType
     interval: timedelta | None
@@ -120,7 +118,6 @@ class ShardPublisher:
         self._event_headers = events.headers()
         self._dlq_headers = dead_letters.headers()
         self._owner: dict[str, str] = {}
-        self._series: _Series | None = None
         self._senders: dict[str, Callable[[bytes, bytes | None], None]] = {}  # one per event topic
 
     # ------------------------------------------------------------------ state
@@ -304,7 +301,6 @@ class ShardPublisher:
         stats = CycleStats(windows=1)
         polled_at = self._clock()
         request = window.request
-        self._series = None  # zones and routes are looked up afresh for every window
         for rejected in window.parsed.rejected:
             self._dead_letter(rejected, request.start, request.end, source, stats, polled_at)
         readings = window.parsed.readings
@@ -315,34 +311,22 @@ class ShardPublisher:
         return stats
 
     def _series_of(self, reading: Reading) -> _Series:
-        """What every reading of the reading's series shares; remembered while the series repeats."""
-        last = self._series
-        if (
-            last is not None
-            and last.usage_point == reading.usage_point
-            and last.reading_type == reading.reading_type
-            and last.meter == reading.meter
-            and last.kind is reading.kind
-        ):
-            return last
+        """What every reading of the reading's series shares, looked up once per run (zones and routes
+        afresh for every window)."""
         meter = reading.meter
         if meter is None:
             meter = self._meter_for(reading.usage_point)  # the registry's, when the response names none
         rt = parse_reading_type(reading.reading_type)
         zone = self.zone(reading.usage_point)
-        series = _Series(
+        return _Series(
             usage_point=reading.usage_point,
             reading_type=reading.reading_type,
-            meter=reading.meter,
-            kind=reading.kind,
             registry_meter=meter if reading.meter is None else None,
             rt=rt,
             interval=rt.interval,
             zone=zone,
             topic=self._topics.for_reading(reading),
         )
-        self._series = series
-        return series
 
     def _publish_run(
         self,
