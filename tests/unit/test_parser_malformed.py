@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -19,28 +18,7 @@ from publisher.errors import ParseError
 from publisher.netstream.model import WireFormat
 from publisher.netstream.parse_fragment import FRAGMENT_LIMIT
 from publisher.netstream.parser import ParsedResponse, parse_response
-
-NZ = ZoneInfo("Pacific/Auckland")
-RT30 = "0.0.5.4.1.1.12.0.0.0.0.0.0.0.224.3.72.0"
-RT_REGISTER = "13.0.0.1.1.1.12.0.0.0.0.0.0.0.224.3.72.0"
-UP = "6f1c2a10-5b1e-4c2d-9a10-00000000000a"
-
-JSON_DOC = f"""{{"meterReading": [{{"usagePoint": {{"mRID": "{UP}"}}, "readingType": {{"mRID": "{RT30}"}},
-  "intervalBlockInts": [{{"timePeriod": {{"end": "2025-03-01T02:00:00", "start": "2025-03-01T00:00:00"}},
-                         "values": [0.5, null, "0.25", 1], "qualities": [256, 128, 256, 256]}}],
-  "readings": [{{"timeStamp": "2025-03-01T00:00:00", "value": "10.5",
-                 "readingType": {{"ref": "{RT_REGISTER}"}}}}]}}]}}"""
-
-XML_DOC = f"""<?xml version="1.0" encoding="utf-8"?>
-<MeterReadings2 xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><MeterReading>
-  <IntervalBlockInts><timePeriod><end>2025-03-01T02:00:00</end><start>2025-03-01T00:00:00</start></timePeriod>
-    <values><double>0.5</double><double xsi:nil="true"/><double>0.25</double><double>1</double></values>
-    <qualities><int>256</int><int>128</int><int>256</int><int>256</int></qualities></IntervalBlockInts>
-  <Readings><timeStamp>2025-03-01T00:00:00</timeStamp><value>10.5</value>
-    <ReadingType ref="{RT_REGISTER}"/></Readings>
-  <ReadingType><mRID>{RT30}</mRID></ReadingType><UsagePoint><mRID>{UP}</mRID></UsagePoint>
-</MeterReading></MeterReadings2>
-"""
+from support.parser_strategies import JSON_DOC, NZ, XML_DOC
 
 
 def parse(
