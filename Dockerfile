@@ -2,8 +2,10 @@
 # netstream-publisher container image.
 #
 # The build stage installs the package and its dependencies into a virtualenv (every dependency ships
-# binary wheels, so no compiler is needed); the runtime stage copies only that virtualenv onto a clean slim
-# Python and runs it as the unprivileged user 10001. Build from the repository root and tag the image with
+# binary wheels) and compiles the package's per-reading modules with mypyc (the compiled build, see
+# docs/performance.md; gcc is needed for that, in this stage only; --build-arg PUBLISHER_COMPILE=0 builds
+# the pure-Python package instead); the runtime stage copies only that virtualenv onto a clean slim Python
+# and runs it as the unprivileged user 10001. Build from the repository root and tag the image with
 # the package version (pyproject.toml), which is the Helm chart's appVersion:
 #
 #   docker build -t <registry>/netstream-publisher:<version> .
@@ -15,20 +17,31 @@ ARG PYTHON_IMAGE=python:3.11-slim
 # ------------------------------------------------------------------------------------------------ build
 FROM ${PYTHON_IMAGE} AS build
 
+ARG PUBLISHER_COMPILE=1
+
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
 
-RUN python -m venv /opt/netstream-publisher
+RUN if [ "$PUBLISHER_COMPILE" = "1" ]; then \
+        apt-get update \
+     && apt-get install --yes --no-install-recommends gcc libc6-dev \
+     && rm -rf /var/lib/apt/lists/*; \
+    fi \
+ && python -m venv /opt/netstream-publisher
 
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY schemas ./schemas
 COPY publisher ./publisher
 
+# --version names the build (compiled or interpreted); the grep fails the build on a partly compiled package
 RUN /opt/netstream-publisher/bin/pip install --upgrade pip \
  && /opt/netstream-publisher/bin/pip install . \
- && /opt/netstream-publisher/bin/netstream-publisher --version
+ && cd / \
+ && /opt/netstream-publisher/bin/netstream-publisher --version \
+ && /opt/netstream-publisher/bin/netstream-publisher --version \
+    | grep -q "($([ "$PUBLISHER_COMPILE" = "1" ] && echo compiled || echo interpreted))"
 
 # ---------------------------------------------------------------------------------------------- runtime
 FROM ${PYTHON_IMAGE} AS runtime

@@ -12,7 +12,7 @@ VPY     := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help install tools test lint typecheck fmt unit integration chaos audit fuzz run bench docs clean
+.PHONY: help install tools compiled test test-compiled lint typecheck fmt unit integration chaos audit fuzz run bench docs clean
 
 # Heavy command-line tools get a virtualenv of their own, so their pinned dependencies never constrain the
 # service's. The stamp names the version: changing CHECKOV_VERSION reinstalls.
@@ -43,16 +43,16 @@ $(TOOLS_STAMP):
 tools: $(TOOLS_STAMP) ## separate virtualenv (.tools) for heavy tools: checkov for the chart tests
 
 lint: $(STAMP) ## ruff (lint and format check) and bandit (no high-severity finding in publisher/)
-	$(VPY) -m ruff check publisher tests
-	$(VPY) -m ruff format --check publisher tests
+	$(VPY) -m ruff check publisher tests setup.py
+	$(VPY) -m ruff format --check publisher tests setup.py
 	$(VPY) -m bandit -c pyproject.toml -r publisher -q --severity-level high
 
 typecheck: $(STAMP) ## mypy --strict on the package
 	$(VPY) -m mypy
 
 fmt: $(STAMP) ## format the code and apply safe lint fixes
-	$(VPY) -m ruff format publisher tests
-	$(VPY) -m ruff check --fix publisher tests
+	$(VPY) -m ruff format publisher tests setup.py
+	$(VPY) -m ruff check --fix publisher tests setup.py
 
 unit: $(STAMP) ## unit tests only (hermetic, fast)
 	$(VPY) -m pytest tests/unit $(PYTEST_ARGS)
@@ -60,8 +60,33 @@ unit: $(STAMP) ## unit tests only (hermetic, fast)
 integration: $(STAMP) ## integration tests only (embedded broker, real HTTP)
 	$(VPY) -m pytest tests/integration $(PYTEST_ARGS)
 
-test: lint typecheck tools ## lint, type check and the whole test suite (unit, integration, chart)
+# The compiled build (docs/performance.md): the modules named in publisher/buildinfo.py compiled with mypyc,
+# in place, in a copy of the package under build/compiled; rebuilt when a source changes. PYTHONSAFEPATH
+# keeps the working directory (the interpreted sources) off sys.path, for child processes too, so the
+# compiled copy on PYTHONPATH is what runs; the tests check that it is (PUBLISHER_EXPECT_COMPILED).
+COMPILED       := build/compiled
+COMPILED_STAMP := $(COMPILED)/.built
+COMPILED_RUN   := PYTHONSAFEPATH=1 PYTHONPATH=$(COMPILED)
+# the broker tests of the compiled modules: the pipeline read back with read_committed, the producer
+COMPILED_INTEGRATION := tests/integration/test_pipeline.py tests/integration/test_producer.py \
+	tests/integration/test_crash_recovery.py::test_a_second_process_of_the_same_shard_fences_the_first
+
+$(COMPILED_STAMP): $(STAMP) setup.py pyproject.toml README.md $(shell find publisher schemas -name '*.py' -o -name '*.avsc')
+	rm -rf $(COMPILED) && mkdir -p $(COMPILED)
+	cp -r setup.py pyproject.toml README.md schemas publisher $(COMPILED)/
+	find $(COMPILED) -name __pycache__ -type d -prune -exec rm -rf {} +
+	cd $(COMPILED) && PUBLISHER_COMPILE=1 $(CURDIR)/$(VPY) setup.py --quiet build_ext --inplace > build.log 2>&1 \
+		|| { cat build.log; echo "error: the compiled build failed (it needs gcc and the Python headers); see above" >&2; exit 1; }
+	@touch $(COMPILED_STAMP)
+
+compiled: $(COMPILED_STAMP) ## compile the hot modules with mypyc into build/compiled (for test-compiled and bench)
+
+test-compiled: $(COMPILED_STAMP) ## the unit tests and the pipeline's broker tests against the compiled build
+	$(COMPILED_RUN) PUBLISHER_EXPECT_COMPILED=1 $(VPY) -m pytest tests/unit $(COMPILED_INTEGRATION) $(PYTEST_ARGS)
+
+test: lint typecheck tools ## lint, type check, the whole test suite (unit, integration, chart), then test-compiled
 	$(VPY) -m pytest tests $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory test-compiled
 
 chaos: lint typecheck tools fuzz ## the reliability scenarios at full size (long; see docs/reliability.md)
 	PUBLISHER_CHAOS=full $(VPY) -m pytest tests/integration/reliability --timeout=3600 $(PYTEST_ARGS)
@@ -76,8 +101,11 @@ $(BENCH_STAMP): $(STAMP)
 	$(VPY) -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
 	@touch $(BENCH_STAMP)
 
-bench: $(BENCH_STAMP) ## benchmarks: tables, then name=value lines (BENCH_SIZE=quick|default|full)
-	PYTHONPATH=tests $(VPY) -m bench
+# BENCH_BUILD=interpreted measures the pure-Python package instead of the compiled build.
+BENCH_BUILD ?= compiled
+
+bench: $(BENCH_STAMP) $(if $(filter compiled,$(BENCH_BUILD)),$(COMPILED_STAMP)) ## benchmarks: tables, then name=value lines (BENCH_SIZE=quick|default|full)
+	PYTHONSAFEPATH=1 PYTHONPATH=$(if $(filter compiled,$(BENCH_BUILD)),$(COMPILED):)tests $(VPY) -m bench
 
 # Known vulnerabilities of every package installed in .venv, from the PyPI advisory database, by pip-audit in
 # a virtualenv of its own. --strict turns "could not be audited" into a failure: an unreachable or incomplete

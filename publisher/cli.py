@@ -16,6 +16,7 @@ from pathlib import Path
 import structlog
 
 from publisher import __version__
+from publisher.buildinfo import build_kind
 from publisher.commands import register_all
 from publisher.config import Settings, load_settings
 from publisher.errors import PublisherError
@@ -48,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Publish Netstream (SBS) smart-meter readings to Kafka as Avro events, exactly once.",
         epilog="Configuration comes from --config FILE and the environment; see docs/configuration.md.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__} ({build_kind()})")
     commands = parser.add_subparsers(dest="command", metavar="<command>", parser_class=_Parser)
     commands.required = True
     register_all(commands, _common)

@@ -53,7 +53,7 @@ _MAPPED_BITS = sum(FLAG_CODES)
 _BIT_FOR_CODE = {code: bit for bit, code in FLAG_CODES.items()}
 
 
-def _check_range(flags: int) -> int:
+def _check_range(flags: object) -> int:
     if isinstance(flags, bool) or not isinstance(flags, int) or not 0 <= flags <= MAX_FLAGS:
         raise ParseError(
             f"quality flags {flags!r} are not a 16-bit value; expected an integer in 0..65535",
@@ -62,10 +62,10 @@ def _check_range(flags: int) -> int:
     return flags
 
 
-def decode_flags(flags: int) -> tuple[str, ...]:
+def decode_flags(flags: object) -> tuple[str, ...]:
     """The IEC codes of the single-flag bits that are set, in ascending bit order."""
-    _check_range(flags)
-    return tuple(code for bit, code in FLAG_CODES.items() if flags & bit)
+    checked = _check_range(flags)
+    return tuple(code for bit, code in FLAG_CODES.items() if checked & bit)
 
 
 def encode_flags(codes: Iterable[str], *, q: int = 0, sub_est: int = 0) -> int:
@@ -89,17 +89,17 @@ def encode_flags(codes: Iterable[str], *, q: int = 0, sub_est: int = 0) -> int:
     return flags
 
 
-def q_field(flags: int) -> int:
+def q_field(flags: object) -> int:
     """Bits 0-1: Netstream's 2-bit quality number (assumed 0 = actual; meaning undocumented)."""
     return _check_range(flags) & Q_MASK
 
 
-def sub_est_field(flags: int) -> int:
+def sub_est_field(flags: object) -> int:
     """Bits 2-6: Netstream's 5-bit substitution/estimation method number (assumed 0 = none)."""
     return (_check_range(flags) & SUB_EST_MASK) >> _SUB_EST_SHIFT
 
 
-def unknown_bits(flags: int) -> int:
+def unknown_bits(flags: object) -> int:
     """The bits :func:`decode_flags` did not turn into a code (today: the Q and SUB/EST fields)."""
     return _check_range(flags) & ~_MAPPED_BITS
 
@@ -199,7 +199,7 @@ _ESTIMATED = 8
 _REF = re.compile(r"([0-9]{1,9})\.([0-9]{1,9})\.([0-9]{1,9})", re.ASCII)
 
 
-def parse_quality_ref(ref: str) -> str:
+def parse_quality_ref(ref: object) -> str:
     """Validate and normalise a CIM ``ReadingQualityType.ref`` (``" 03.8.0"`` -> ``"3.8.0"``)."""
     match = _REF.fullmatch(ref.strip()) if isinstance(ref, str) else None
     if match is None:

@@ -1,15 +1,42 @@
-"""What a shard publisher is given and what it reports: its topics, the counts of a cycle, backfill progress,
-and the observer hooks the metrics implement (the pipeline itself knows nothing of Prometheus)."""
+"""What a shard publisher is given and what it reports: the producer it needs, its topics, the counts of a
+cycle, backfill progress, and the observer hooks the metrics implement (the pipeline itself knows nothing of
+Prometheus)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from publisher.netstream.client import FetchedWindow
 from publisher.netstream.model import Reading
+
+
+class ShardProducer(Protocol):
+    """What a shard needs of its transactional producer: one transaction at a time, records queued into it,
+    delivery errors raised on the caller's thread. The service's is
+    :class:`~publisher.kafka.producer.TransactionalProducer`."""
+
+    def begin(self) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def abort(self) -> None: ...
+
+    def produce(
+        self,
+        topic: str,
+        value: bytes | None,
+        *,
+        key: bytes | None,
+        headers: Sequence[tuple[str, bytes]] = (),
+        partition: int | None = None,
+    ) -> None: ...
+
+    def sender(
+        self, topic: str, headers: Sequence[tuple[str, bytes]] = ()
+    ) -> Callable[[bytes, bytes | None], None]: ...
 
 
 @dataclass

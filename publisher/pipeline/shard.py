@@ -29,7 +29,6 @@ import structlog
 from publisher.errors import ParseError, TransactionAbortable
 from publisher.kafka.avro import ValueCodec
 from publisher.kafka.murmur2 import partition_for
-from publisher.kafka.producer import TransactionalProducer
 from publisher.kafka.state_blocks import BLOCK_DAYS, block_start, parse_state_key
 from publisher.kafka.state_codec import decode_progress, encode_progress, progress_key
 from publisher.kafka.statelog import read_to_end
@@ -49,7 +48,14 @@ from publisher.pipeline.events import (
     series_fields,
 )
 from publisher.pipeline.events_dlq import dead_letter, reading_fragment
-from publisher.pipeline.publishing import CycleStats, PipelineObserver, Progress, Topics, no_observer
+from publisher.pipeline.publishing import (
+    CycleStats,
+    PipelineObserver,
+    Progress,
+    ShardProducer,
+    Topics,
+    no_observer,
+)
 from publisher.pipeline.series_store import Decision, Outcome, SeriesStore
 
 log = structlog.get_logger(__name__)
@@ -84,7 +90,7 @@ class ShardPublisher:
     def __init__(
         self,
         *,
-        producer: TransactionalProducer,
+        producer: ShardProducer,
         events: ValueCodec,
         dead_letters: ValueCodec,
         store: SeriesStore,

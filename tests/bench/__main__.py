@@ -29,8 +29,9 @@ class Size:
     scaling: tuple[int, ...]  #: usage points of the scaling runs
 
 
-#: throughput measurements are repeated this many times, interleaved, and the best of each is reported
-ROUNDS = 3
+#: throughput measurements are repeated this many times, interleaved, and the best of each is reported (the
+#: same work was seen to take up to 1.6 times as long from one half-minute to the next on a shared machine)
+ROUNDS = 5
 
 SIZES = {
     "quick": Size(responses=2, state_series=2_000, templates=20, scaling=(100, 300)),

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.scaling import ScalePoint, slope
+from publisher.buildinfo import build_kind
 
 NAMES = (
     "raw_producer_msgs_per_s",
@@ -100,6 +101,7 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(terse=True),
         "load_average": [round(value, 2) for value in load],
+        "build": build_kind(),  # compiled (make bench) or interpreted (BENCH_BUILD=interpreted)
     }
 
 
@@ -131,7 +133,10 @@ def tables(results: Results) -> list[str]:
     """Markdown tables of the run (what the docs show)."""
     info = results.machine
     out = [
-        f"Run: size `{results.size}`, {info.get('cpus')} CPUs, load average {info.get('load_average')}",
+        (
+            f"Run: size `{results.size}`, {info.get('build', 'interpreted')} build, {info.get('cpus')} CPUs, "
+            f"load average {info.get('load_average')}"
+        ),
         f"at {info.get('when')}",
         "",
         _row("result", "value", "goal", "met"),

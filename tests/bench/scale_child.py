@@ -28,6 +28,7 @@ from pathlib import Path
 
 from bench.workload import NOW, READING_TYPES, quiet_logs, usage_point_id
 from publisher.app import build_service
+from publisher.buildinfo import build_kind
 from publisher.config import load_settings
 from publisher.pipeline.runner import group_targets
 
@@ -133,6 +134,7 @@ def main() -> None:
         json.dumps(
             {
                 "points": args.points,
+                "build": build_kind(),
                 **results,
                 "rss_before": rss_before,
                 "peak_rss": peak,

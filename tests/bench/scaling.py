@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from publisher.buildinfo import build_kind
+
 _TESTS = Path(__file__).resolve().parent.parent
 
 
@@ -112,7 +114,12 @@ def measure(points: int, bootstrap: str, *, timeout: float = 3600.0) -> ScalePoi
         simulator.stdout.close()
     if done.returncode != 0:
         raise RuntimeError(f"scaling run of {points} usage points failed: {done.stderr.strip()[-2000:]}")
-    return ScalePoint.of(json.loads(done.stdout.strip().splitlines()[-1]))
+    data = json.loads(done.stdout.strip().splitlines()[-1])
+    if data["build"] != build_kind():  # the publisher process must run the build this process measures
+        raise RuntimeError(
+            f"the scaling publisher ran the {data['build']} build, this run the {build_kind()}"
+        )
+    return ScalePoint.of(data)
 
 
 def slope(xs: Sequence[float], ys: Sequence[float]) -> float:

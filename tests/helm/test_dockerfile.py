@@ -101,6 +101,17 @@ def test_no_build_tools_in_the_final_stage(dockerfile: tuple[dict[str, str], lis
         assert "pip install" not in run  # everything comes prebuilt from the build stage
 
 
+def test_the_build_stage_compiles_and_checks_the_result(
+    dockerfile: tuple[dict[str, str], list[Stage]],
+) -> None:
+    build = dockerfile[1][0]
+    assert build.all("ARG") == ["PUBLISHER_COMPILE=1"]  # the compiled build unless asked otherwise
+    runs = " ".join(build.all("RUN"))
+    assert BUILD_TOOLS.search(runs)  # the compiler lives in this stage only (see the final-stage test)
+    assert any("setup.py" in copy.split() for copy in build.all("COPY"))
+    assert 'grep -q "($([ "$PUBLISHER_COMPILE" = "1" ] && echo compiled || echo interpreted))"' in runs
+
+
 def test_entrypoint_and_default_command(dockerfile: tuple[dict[str, str], list[Stage]]) -> None:
     final = dockerfile[1][-1]
     assert [json.loads(e) for e in final.all("ENTRYPOINT")] == [["netstream-publisher"]]
@@ -148,5 +159,5 @@ def test_dockerignore_keeps_local_state_out(repo_root: Path) -> None:
         if line.strip() and not line.startswith("#")
     }
     assert {".git", ".venv", ".tools", "tests", "**/__pycache__", ".env"} <= ignored
-    for needed in ("pyproject.toml", "README.md", "publisher", "schemas"):
+    for needed in ("pyproject.toml", "setup.py", "README.md", "publisher", "schemas"):
         assert needed not in ignored

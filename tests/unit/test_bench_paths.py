@@ -13,6 +13,7 @@ from bench import report, state, workload
 from bench.naive import NaivePublisher
 from bench.scaling import ScalePoint, slope
 from bench.throughput import encoded_events
+from publisher import buildinfo
 from publisher.kafka.avro import ReadingDecoder, load_schema
 from publisher.netstream.model import WireFormat
 from publisher.netstream.parser import parse_response
@@ -47,7 +48,12 @@ def results(**changes: object) -> report.Results:
         "restore_records": 1_400_000,
         "consumer_records_per_s": 150_000.0,
         "scaling": [point(1_000, 2.0), point(10_000, 20.0)],
-        "machine": {"cpus": 2, "load_average": [1.0, 1.0, 1.0], "when": "2025-01-01T00:00:00+00:00"},
+        "machine": {
+            "cpus": 2,
+            "load_average": [1.0, 1.0, 1.0],
+            "when": "2025-01-01T00:00:00+00:00",
+            "build": "compiled",
+        },
     }
     values.update(changes)
     return report.Results(**values)  # type: ignore[arg-type]  # the values above match the fields
@@ -94,6 +100,11 @@ def test_tables_mark_each_goal_met_or_missed() -> None:
     assert "| `state_bytes_per_series` | 2,600 | <= 4096 | yes |" in text
     assert "| 10,000 | 20.00 | 10.00 | 240,000 | 12,000 |" in text  # one scaling row
     assert "cold_cycle 1.00" in text  # ten times the points in ten times the time: linear
+    assert text.startswith("Run: size `quick`, compiled build, 2 CPUs")  # which build was measured
+
+
+def test_the_machine_record_names_the_build_that_ran() -> None:
+    assert report.machine()["build"] == buildinfo.build_kind()
 
 
 def test_results_round_trip_through_the_json_file(tmp_path: Path) -> None:

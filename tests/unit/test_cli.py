@@ -37,6 +37,17 @@ def test_help_lists_the_implemented_commands() -> None:
     assert "check" in result.stdout
 
 
+def test_version_names_the_build(capsys: pytest.CaptureFixture[str]) -> None:
+    from publisher import __version__
+    from publisher.buildinfo import build_kind
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out == f"netstream-publisher {__version__} ({build_kind()})\n"
+    assert build_kind() in {"compiled", "interpreted"}
+
+
 def test_invalid_configuration_is_one_line_exit_2_without_traceback() -> None:
     result = run_cli("check", env={"NETSTREAM_TIMEZONE": "Nowhere/Land"})
     assert result.returncode == 2

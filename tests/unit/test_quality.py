@@ -111,7 +111,7 @@ def test_all_sixteen_bits() -> None:
 def test_values_outside_sixteen_bits_raise_parse_error(flags: object) -> None:
     for function in (decode_flags, q_field, sub_est_field, unknown_bits):
         with pytest.raises(ParseError, match="not a 16-bit value"):
-            function(flags)  # type: ignore[arg-type]  # deliberately wrong input from untyped data
+            function(flags)  # deliberately wrong input, as from untyped data
 
 
 def test_encode_flags_rejects_what_it_cannot_represent() -> None:
@@ -160,7 +160,7 @@ def test_quality_refs_are_normalised(ref: str, normalised: str) -> None:
 )
 def test_malformed_quality_refs_raise_parse_error(ref: object) -> None:
     with pytest.raises(ParseError, match=r"system\.category\.sub") as caught:
-        parse_quality_ref(ref)  # type: ignore[arg-type]  # None stands for a JSON null from the response
+        parse_quality_ref(ref)  # None stands for a JSON null from the response
     assert "\n" not in caught.value.message
     assert caught.value.fragment == str(ref)
 
