@@ -210,9 +210,9 @@ class Settings(BaseSettings):
         default=timedelta(minutes=10),
         gt=timedelta(0),
         description=(
-            "longest Kafka outage the service rides out (ISO 8601 duration, e.g. PT10M): a transaction "
-            "waits for the broker, readiness fails meanwhile; past this the process exits non-zero so "
-            "Kubernetes restarts it"
+            "longest Kafka outage the service rides out (ISO 8601 duration, e.g. PT10M), at start-up too: "
+            "a transaction waits for the broker, a start waits and tries again, readiness fails meanwhile; "
+            "past this the process exits non-zero so Kubernetes restarts it"
         ),
     )
     publisher_log_level: Literal["debug", "info", "warning", "error"] = Field(

@@ -7,7 +7,8 @@ anything still open and flushes, and the process exits 0 — within ``PUBLISHER_
 A fatal error (fenced, credentials refused) stops the service with that error's exit code, and so does a
 Kafka outage longer than ``PUBLISHER_BROKER_OUTAGE_MAX`` (exit 4), so that Kubernetes restarts the pod.
 Shorter outages are ridden out: readiness fails while the broker probe gets no answer, an open transaction
-waits for the broker, and the backlog is published when it is back.
+waits for the broker, and the backlog is published when it is back. That holds at start-up too: a broker
+that cannot be reached yet (topics, fencing, restore) is waited for, not left to a crash loop.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from prometheus_client import CollectorRegistry
 
 from publisher.app import Service, build_service, kafka_config
 from publisher.config import PlanConfig, Settings
-from publisher.errors import FatalError, KafkaFatalError, PublisherError
+from publisher.errors import FatalError, KafkaFatalError, PublisherError, RetryableError
 from publisher.health import HealthServer, OutageWatch, Readiness, kafka_metadata_probe
 from publisher.metrics import Metrics, build_metrics
 from publisher.pipeline.publishing import CycleStats
@@ -36,6 +37,8 @@ log = structlog.get_logger(__name__)
 
 #: seconds between two looks at the broker outage while the service runs
 OUTAGE_CHECK_INTERVAL = 1.0
+#: pause after the first failed start, doubled after each further one up to the second value
+START_PAUSE = (1.0, 30.0)
 
 
 def register(commands: Any, add_common: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -104,13 +107,17 @@ def run(settings: Settings, _args: argparse.Namespace) -> int:
     scheduler: PlanScheduler | None = None
     try:
         readiness.restoring()
-        service = build_service(settings, client_observer=metrics, pipeline_observer=metrics)
-        service.runner.stop = stop
-        started = time.monotonic()
-        service.start()
-        metrics.state_restored(
-            time.monotonic() - started, service.store.series_count(), service.store.day_count()
+        started = start_service(
+            lambda: build_service(settings, client_observer=metrics, pipeline_observer=metrics),
+            stop,
+            outage.limit,
         )
+        if started is None:
+            log.info("shutdown_requested", signal=signals.received or "fatal error", during="start-up")
+            return 0
+        service, restore_seconds = started
+        service.runner.stop = stop
+        metrics.state_restored(restore_seconds, service.store.series_count(), service.store.day_count())
         readiness.restored()
         job = CycleJob(service, metrics, readiness, stop)
         scheduler = PlanScheduler(settings.publisher_plans, settings.zone, job)
@@ -134,6 +141,54 @@ def run(settings: Settings, _args: argparse.Namespace) -> int:
             service.close()
         server.stop()
         log.info("service_stopped")
+
+
+def start_service(
+    build: Callable[[], Service],
+    stop: threading.Event,
+    limit: float,
+    *,
+    monotonic: Callable[[], float] = time.monotonic,
+    pauses: tuple[float, float] = START_PAUSE,
+) -> tuple[Service, float] | None:
+    """Build and start the service (topics, fencing, restore): ``(service, seconds the successful start
+    took)``, or ``None`` when ``stop`` is set while waiting.
+
+    A :class:`RetryableError` (the broker cannot be reached yet) is retried with growing pauses for as long
+    as the first failure is less than ``limit`` seconds (``PUBLISHER_BROKER_OUTAGE_MAX``) old; past that it
+    becomes a :class:`KafkaFatalError` (exit 4), as an outage of a running service does."""
+    pause, longest = pauses
+    failed_at: float | None = None
+    attempt = 0
+    while True:
+        attempt += 1
+        service: Service | None = None
+        began = monotonic()
+        try:
+            service = build()
+            service.start()
+        except RetryableError as exc:
+            if service is not None:
+                service.close()
+            failed_at = began if failed_at is None else failed_at
+            waited = monotonic() - failed_at
+            if waited >= limit:
+                raise KafkaFatalError(
+                    f"the service could not start for {waited:.0f}s, longer than PUBLISHER_BROKER_OUTAGE_MAX "
+                    f"({limit:.0f}s): {exc.message}"
+                ) from exc
+            log.warning(
+                "start_retried", attempt=attempt, seconds=round(waited, 1), retry_in=pause, error=exc.message
+            )
+            if stop.wait(min(pause, limit - waited)):
+                return None
+            pause = min(pause * 2, longest)
+            continue
+        except BaseException:
+            if service is not None:
+                service.close()
+            raise
+        return service, monotonic() - began
 
 
 def await_stop(

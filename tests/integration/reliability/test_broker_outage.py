@@ -184,3 +184,82 @@ def test_an_outage_past_the_limit_exits_non_zero_and_the_restart_catches_up(
     )
     assert counted.expected > 500
     assert (counted.lost, counted.duplicated) == (0, 0), counted.line()
+
+
+#: how long the broker is unreachable when the service starts: longer than one attempt at start-up's Kafka
+#: calls (30 s each), so the service really waits and tries again
+START_OUTAGE = scale(40.0, 120.0)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(scale(240, 900))
+def test_a_broker_down_at_start_up_is_waited_for_then_the_backlog_is_published(
+    sim: SimulatorServer, proxied_broker: ProxiedBroker, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = service_env(sim, proxied_broker, tmp_path, port)
+    start = lookback_start()
+    log = tmp_path / "run.log"
+    proxied_broker.proxy.set_mode("cut")
+    process = start_run(env, log)
+    try:
+        began = time.monotonic()
+        alive = unready = False
+        try:
+            while time.monotonic() - began < START_OUTAGE:
+                assert process.poll() is None, (
+                    f"the publisher exited while the broker was down at start-up: {log.read_text()[-3000:]}"
+                )
+                alive = alive or wait_for(f"http://127.0.0.1:{port}/healthz", 200, timeout=5).ok
+                unready = unready or readiness(port) == 503
+                time.sleep(0.5)
+        finally:
+            proxied_broker.proxy.set_mode("pass")
+        ended = time.monotonic()
+        assert alive, "/healthz did not answer while the service waited for the broker"
+        assert unready, "/readyz did not report the service as not ready while it waited for the broker"
+        assert "start_retried" in log.read_text()
+        wait_for(f"http://127.0.0.1:{port}/readyz", 200, timeout=120)
+        ready_after = time.monotonic() - ended
+        wait_for_cycles(port, 1, process, log, timeout=300)
+        assert stop(process) == 0, log.read_text()[-3000:]
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    text = log.read_text()
+    assert "Traceback" not in text
+    counted = ledger(sim, proxied_broker.direct, env["PUBLISHER_TOPIC"], start, sim.clock.now())
+    retries = text.count("start_retried")
+    print(  # the figures of the reliability report
+        f"broker down at start-up: seconds={START_OUTAGE} same_process=yes retries={retries} "
+        f"ready_after_s={ready_after:.1f} {counted.line()}"
+    )
+    assert counted.expected > 500
+    assert (counted.lost, counted.duplicated) == (0, 0), counted.line()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(scale(180, 600))
+def test_a_broker_down_at_start_up_past_the_limit_exits_4_with_one_line(
+    sim: SimulatorServer, proxied_broker: ProxiedBroker, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = service_env(sim, proxied_broker, tmp_path, port, PUBLISHER_BROKER_OUTAGE_MAX=f"PT{LIMIT}S")
+    log = tmp_path / "run.log"
+    proxied_broker.proxy.set_mode("cut")
+    process = start_run(env, log)
+    try:
+        code = process.wait(timeout=LIMIT + 120)  # one start-up attempt (30 s) may outlast the limit
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"still starting {LIMIT + 120}s into an outage limited to {LIMIT}s")
+    finally:
+        proxied_broker.proxy.set_mode("pass")
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    text = log.read_text()
+    assert code == 4, text[-3000:]
+    assert "could not start" in text
+    assert "PUBLISHER_BROKER_OUTAGE_MAX" in text
+    assert "Traceback" not in text
