@@ -33,7 +33,13 @@ import structlog
 from requests.adapters import HTTPAdapter
 
 from publisher import __version__
-from publisher.errors import ConfigError, NetstreamRequestError, NetstreamUnavailable, ResponseTooLarge
+from publisher.errors import (
+    ConfigError,
+    NetstreamRequestError,
+    NetstreamUnavailable,
+    ParseError,
+    ResponseTooLarge,
+)
 from publisher.netstream.auth import TokenProvider
 from publisher.netstream.model import ReadingsRequest, Target, TargetKind, WireFormat
 from publisher.netstream.parser import ParsedResponse, parse_response
@@ -127,6 +133,21 @@ class FetchedWindow:
     raw_format: WireFormat
 
 
+@dataclass(frozen=True)
+class FailedWindow:
+    """A request that failed after the client's retries (Netstream unavailable, or a response that could
+    not be read); :meth:`NetstreamClient.fetch_each` goes on with the other requests."""
+
+    request: ReadingsRequest
+    error: NetstreamUnavailable | ParseError
+
+
+#: :meth:`NetstreamClient.fetch_each` gives up the rest of a fetch after this many requests in a row found
+#: Netstream unavailable: then the service is down, not one window, and every further request would only
+#: spend its own retries on it before the next cycle
+UNAVAILABLE_IN_A_ROW = 3
+
+
 # ------------------------------------------------------------------------------------------------ planning
 
 
@@ -179,6 +200,18 @@ def split_window(start: datetime, end: datetime, min_window: timedelta) -> datet
     if units < 2:
         return None
     return start + (units // 2) * min_window
+
+
+def _fetched_only(
+    items: Generator[FetchedWindow | FailedWindow, None, None],
+) -> Generator[FetchedWindow, None, None]:
+    """``items`` of a fetch that raises its failures, typed as such; closing this closes ``items``."""
+    try:
+        for item in items:
+            assert isinstance(item, FetchedWindow)  # a failure was raised, not yielded
+            yield item
+    finally:
+        items.close()
 
 
 def _nothing() -> Generator[FetchedWindow, None, None]:
@@ -256,7 +289,28 @@ class NetstreamClient:
     def fetch(
         self, targets: Sequence[Target], reading_types: Sequence[str], start: datetime, end: datetime
     ) -> Generator[FetchedWindow, None, None]:
-        """Every window and batch of ``[start, end)``, fetched concurrently; window-major, then batch."""
+        """Every window and batch of ``[start, end)``, fetched concurrently; window-major, then batch. The
+        first request that fails after its retries raises its error and ends the fetch."""
+        return _fetched_only(self._planned(targets, reading_types, start, end, tolerate=False))
+
+    def fetch_each(
+        self, targets: Sequence[Target], reading_types: Sequence[str], start: datetime, end: datetime
+    ) -> Generator[FetchedWindow | FailedWindow, None, None]:
+        """As :meth:`fetch`, but a request that fails after its retries is yielded as a
+        :class:`FailedWindow` and the others go on, until :data:`UNAVAILABLE_IN_A_ROW` requests in a row
+        found Netstream unavailable: that last error is raised and the rest is left for the next cycle."""
+        return self._planned(targets, reading_types, start, end, tolerate=True)
+
+    def _planned(
+        self,
+        targets: Sequence[Target],
+        reading_types: Sequence[str],
+        start: datetime,
+        end: datetime,
+        *,
+        tolerate: bool,
+    ) -> Generator[FetchedWindow | FailedWindow, None, None]:
+        """The requests are planned (and bad arguments raised) at once; fetched as the result is iterated."""
         windows = plan_windows(start, end, self._options.window)
         batches = plan_batches(targets, self._options.batch_size)
         types = tuple(dict.fromkeys(reading_types))
@@ -270,7 +324,7 @@ class NetstreamClient:
             for lower, upper in windows
             for batch in batches
         )
-        return self._run(requests_)
+        return self._run(requests_, tolerate=tolerate)
 
     def close(self) -> None:
         """Release pooled connections (only of a session the client created itself)."""
@@ -287,21 +341,35 @@ class NetstreamClient:
 
     # ------------------------------------------------------------------------------------------ internals
 
-    def _run(self, planned: Iterator[ReadingsRequest]) -> Generator[FetchedWindow, None, None]:
+    def _run(
+        self, planned: Iterator[ReadingsRequest], *, tolerate: bool
+    ) -> Generator[FetchedWindow | FailedWindow, None, None]:
         workers = self._options.max_in_flight
         executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="netstream-fetch")
-        pending: deque[Future[list[FetchedWindow]]] = deque()
+        pending: deque[tuple[ReadingsRequest, Future[list[FetchedWindow]]]] = deque()
+        unavailable = 0  # requests in a row that found Netstream unavailable
         try:
             for request in itertools.islice(planned, 2 * workers):
-                pending.append(executor.submit(self._fetch_window, request))
+                pending.append((request, executor.submit(self._fetch_window, request)))
             while pending:
-                results = pending.popleft().result()
+                request, future = pending.popleft()
+                try:
+                    results: list[FetchedWindow | FailedWindow] = list(future.result())
+                except (NetstreamUnavailable, ParseError) as exc:
+                    unavailable = unavailable + 1 if isinstance(exc, NetstreamUnavailable) else unavailable
+                    if not tolerate or unavailable >= UNAVAILABLE_IN_A_ROW:
+                        if tolerate:
+                            log.warning("fetch_abandoned", failed_in_a_row=unavailable, error=exc.message)
+                        raise
+                    results = [FailedWindow(request, exc)]
+                else:
+                    unavailable = 0
                 following = next(planned, None)
                 if following is not None:
-                    pending.append(executor.submit(self._fetch_window, following))
+                    pending.append((following, executor.submit(self._fetch_window, following)))
                 yield from results
         finally:
-            for future in pending:
+            for _, future in pending:
                 future.cancel()
             executor.shutdown(wait=True, cancel_futures=True)
 

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 import structlog
 
 from publisher.errors import NetstreamUnavailable, ParseError
-from publisher.netstream.client import NetstreamClient, plan_windows
+from publisher.netstream.client import FailedWindow, NetstreamClient, plan_windows
 from publisher.netstream.model import Target, TargetKind
 from publisher.netstream.parser import Rejected
 from publisher.pipeline.events import Source
@@ -89,31 +89,49 @@ class Runner:
     def _publish_range(
         self, groups: Sequence[Group], start: datetime, end: datetime, source: Source
     ) -> CycleStats:
+        """Publish every window of ``[start, end)``; a window that cannot be fetched or read is counted
+        (and an unreadable one dead-lettered) while the others go on, unless Netstream is down altogether,
+        which ends the group's fetch (the client's circuit breaker); the next cycle fetches them again."""
         stats = CycleStats()
         self._shard.ensure_loaded(start, end)
         for targets, reading_types in _requests(groups):
             if self.stop.is_set():
                 break
             try:
-                windows = self._client.fetch(targets, reading_types, start, end)
+                windows = self._client.fetch_each(targets, reading_types, start, end)
                 for window in windows:
+                    if isinstance(window, FailedWindow):
+                        request = window.request
+                        self._failed(stats, window.error, request.start, request.end, request.targets, source)
+                        continue
                     stats.add(self._shard.publish(window, source=source))
                     if self.stop.is_set():
                         windows.close()  # cancels requests not yet answered
                         break
             except (NetstreamUnavailable, ParseError) as exc:
-                stats.failed_windows += 1
-                log.warning(
-                    "window_failed",
-                    start=start.isoformat(),
-                    end=end.isoformat(),
-                    targets=len(targets),
-                    error=exc.message,
-                )
-                if isinstance(exc, ParseError):  # unreadable even after retries: keep the body and reason
-                    rejected = Rejected(exc.message, exc.fragment)
-                    stats.add(self._shard.publish_dead_letter(rejected, start, end, source=source))
+                self._failed(stats, exc, start, end, targets, source)
         return stats
+
+    def _failed(
+        self,
+        stats: CycleStats,
+        exc: NetstreamUnavailable | ParseError,
+        start: datetime,
+        end: datetime,
+        targets: Sequence[Target],
+        source: Source,
+    ) -> None:
+        stats.failed_windows += 1
+        log.warning(
+            "window_failed",
+            start=start.isoformat(),
+            end=end.isoformat(),
+            targets=len(targets),
+            error=exc.message,
+        )
+        if isinstance(exc, ParseError):  # unreadable even after retries: keep the body and reason
+            rejected = Rejected(exc.message, exc.fragment)
+            stats.add(self._shard.publish_dead_letter(rejected, start, end, source=source))
 
     def cycle(self, plan_name: str, groups: Sequence[Group], lookback: timedelta) -> CycleStats:
         """One scheduled cycle: ``[now - lookback, now)`` with the start floored to the hour."""

@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from structlog.testing import LogCapture
 
 from publisher.app import build_service
 from publisher.config import Settings
 from publisher.kafka.avro import ReadingDecoder, load_schema
-from publisher.netstream.client import FetchedWindow
+from publisher.netstream.client import FetchedWindow, plan_windows
+from publisher.netstream.localtime import format_with_offset
 from publisher.netstream.model import Reading, ReadingKind, ReadingsRequest, Target, TargetKind, WireFormat
 from publisher.netstream.parser import ParsedResponse, Rejected
 from publisher.pipeline.events import Source
 from publisher.pipeline.publishing import CycleStats
 from publisher.pipeline.runner import group_targets
 from publisher.simulator.clock import SimClock
+from publisher.simulator.faults import FaultRule
 from publisher.simulator.server import SimulatorServer
 from support.kafka import read_committed
 from support.pipeline import (
@@ -130,6 +134,45 @@ def test_late_data_and_revisions_are_published_exactly(
     # what a consumer ends up with (latest revision per interval) is the truth
     newest = {k: fact_of_event(v) for k, v in latest(events).items()}
     assert {newest[f[:4]] for f in now_true} == now_true
+
+
+def test_a_window_that_keeps_failing_leaves_the_others_published_and_the_next_cycle_fills_it(
+    sim: SimulatorServer, kafka_bootstrap: str, tmp_path: Path, captured_logs: LogCapture
+) -> None:
+    config = sim.config
+    settings = wiring(
+        sim,
+        kafka_bootstrap,
+        write_registry(tmp_path / "r.yaml", config),
+        NETSTREAM_WINDOW="PT6H",
+        NETSTREAM_MAX_RETRIES="1",
+    ).settings()
+    windows = plan_windows(window_start(T0), T0, timedelta(hours=6))
+    failing = windows[2]  # one request of the cycle's eight: all four usage points fit one batch
+    start_field = re.escape(format_with_offset(failing[0], settings.zone))
+    sim.faults.add(FaultRule("status", status=503, times=None, match_body=f'"start":\\s*"{start_field}"'))
+
+    stats = run_cycle(settings, sim)
+
+    expected = truth(sim, config, window_start(T0), T0)
+    missed = {fact for fact in expected if failing[0] < fact[3] <= failing[1]}
+    assert missed
+    assert len(windows) == 8
+    assert stats.failed_windows == 1
+    events = read_events(kafka_bootstrap, settings.publisher_topic)
+    assert {fact_of_event(e) for e in events} == expected - missed  # the windows after it too
+    assert len(events) == len(expected - missed)
+    (failed,) = [e for e in captured_logs.entries if e["event"] == "window_failed"]
+    assert (failed["start"], failed["end"]) == (failing[0].isoformat(), failing[1].isoformat())
+
+    sim.faults.clear()
+    stats = run_cycle(settings, sim)
+
+    assert stats.failed_windows == 0
+    assert stats.new == len(missed)
+    events = read_events(kafka_bootstrap, settings.publisher_topic)
+    assert {fact_of_event(e) for e in events} == expected
+    assert len(events) == len(expected), "every fact exactly once"
 
 
 def test_rejected_fragments_and_unencodable_readings_go_to_the_dead_letter_topic(

@@ -16,11 +16,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
-from publisher.errors import ConfigError, NetstreamRequestError, NetstreamUnavailable
+from publisher.errors import ConfigError, NetstreamRequestError, NetstreamUnavailable, ParseError
 from publisher.netstream.auth import StaticTokenProvider
 from publisher.netstream.client import (
     ENDPOINT_PATH,
+    UNAVAILABLE_IN_A_ROW,
     ClientOptions,
+    FailedWindow,
     FetchedWindow,
     NetstreamClient,
     plan_batches,
@@ -372,6 +374,80 @@ def test_results_before_a_failure_are_yielded_first(server: ScriptedServer) -> N
     with client(server, window=timedelta(hours=1), max_in_flight=2) as netstream:
         stream = netstream.fetch([up(1), up(2)], [RT], T0, T0 + timedelta(hours=3))
         with pytest.raises(NetstreamRequestError, match="window too old"):
+            got.extend(stream)
+    assert [r.request.start for r in got] == [T0]
+
+
+def failing_windows(*hours: int, reply: Reply | None = None) -> Any:
+    """A handler that answers every window starting at one of ``hours`` (after T0) with ``reply`` (503)."""
+    failing = {T0 + timedelta(hours=h) for h in hours}
+
+    def handle(request: Recorded) -> Reply:
+        if window_of(request)[0] in failing:
+            return reply or Reply(status=503)
+        return answer(request)
+
+    return handle
+
+
+def test_fetch_each_goes_on_past_a_window_that_keeps_failing(server: ScriptedServer) -> None:
+    server.fallback(ENDPOINT_PATH, failing_windows(1))
+    with client(server, window=timedelta(hours=1), max_in_flight=2, max_retries=2) as netstream:
+        results = list(netstream.fetch_each([up(1)], [RT], T0, T0 + timedelta(hours=4)))
+    assert [(type(r).__name__, r.request.start) for r in results] == [
+        ("FetchedWindow", T0),
+        ("FailedWindow", T0 + timedelta(hours=1)),
+        ("FetchedWindow", T0 + timedelta(hours=2)),
+        ("FetchedWindow", T0 + timedelta(hours=3)),
+    ]
+    failed = results[1]
+    assert isinstance(failed, FailedWindow)
+    assert isinstance(failed.error, NetstreamUnavailable)
+    assert len(server.requests_to(ENDPOINT_PATH)) == 3 + 3  # the failing window: first try and 2 retries
+
+
+def test_fetch_each_yields_an_unreadable_window_and_goes_on(server: ScriptedServer) -> None:
+    unreadable = Reply(body=b"{not json", content_type="application/json")
+    server.fallback(ENDPOINT_PATH, failing_windows(0, 1, 2, reply=unreadable))
+    with client(server, window=timedelta(hours=1), max_in_flight=1, max_retries=0) as netstream:
+        results = list(netstream.fetch_each([up(1)], [RT], T0, T0 + timedelta(hours=4)))
+    # unreadable responses say nothing about Netstream's health: three in a row do not stop the fetch
+    assert [type(r).__name__ for r in results] == ["FailedWindow"] * 3 + ["FetchedWindow"]
+    assert all(isinstance(r.error, ParseError) for r in results if isinstance(r, FailedWindow))
+
+
+def test_fetch_each_gives_up_when_netstream_is_down_not_one_window(server: ScriptedServer) -> None:
+    server.fallback(ENDPOINT_PATH, failing_windows(*range(1, 20)))
+    got: list[FetchedWindow | FailedWindow] = []
+    with (
+        capture_logs() as logs,
+        client(server, window=timedelta(hours=1), max_in_flight=1, max_retries=1) as netstream,
+    ):
+        stream = netstream.fetch_each([up(1)], [RT], T0, T0 + timedelta(hours=20))
+        with pytest.raises(NetstreamUnavailable):
+            got.extend(stream)
+    assert [type(r).__name__ for r in got] == ["FetchedWindow"] + ["FailedWindow"] * (
+        UNAVAILABLE_IN_A_ROW - 1
+    )
+    (abandoned,) = [e for e in logs if e["event"] == "fetch_abandoned"]
+    assert abandoned["failed_in_a_row"] == UNAVAILABLE_IN_A_ROW
+    # the first window, the failing ones (each tried twice) and at most the look-ahead of one worker
+    assert len(server.requests_to(ENDPOINT_PATH)) <= 1 + 2 * UNAVAILABLE_IN_A_ROW + 2 * 2
+
+
+def test_a_success_between_failures_resets_the_count(server: ScriptedServer) -> None:
+    server.fallback(ENDPOINT_PATH, failing_windows(0, 1, 3, 4, 6, 7))
+    with client(server, window=timedelta(hours=1), max_in_flight=1, max_retries=0) as netstream:
+        results = list(netstream.fetch_each([up(1)], [RT], T0, T0 + timedelta(hours=9)))
+    assert "".join("x" if isinstance(r, FailedWindow) else "." for r in results) == "xx.xx.xx."
+
+
+def test_fetch_raises_the_first_failure_it_meets(server: ScriptedServer) -> None:
+    server.fallback(ENDPOINT_PATH, failing_windows(1))
+    got: list[FetchedWindow] = []
+    with client(server, window=timedelta(hours=1), max_in_flight=1, max_retries=0) as netstream:
+        stream = netstream.fetch([up(1)], [RT], T0, T0 + timedelta(hours=4))
+        with pytest.raises(NetstreamUnavailable):
             got.extend(stream)
     assert [r.request.start for r in got] == [T0]
 
