@@ -73,8 +73,8 @@ def main() -> int:
             # interleaved rounds, best of each: a busy machine slows some rounds, never speeds one up
             say(f"round {round_}/{ROUNDS}: raw producer, pipeline, naive publisher ({readings:,} readings)")
             raws.append(throughput.run_raw(bootstrap, batches))
+            pipelines.append(throughput.run_pipeline(bootstrap, recorded))  # right after: a pair per round
             plains.append(throughput.run_raw(bootstrap, batches, transactional=False))
-            pipelines.append(throughput.run_pipeline(bootstrap, recorded))
             naives.append(naive.run_naive(bootstrap, recorded))
         raw = max(raws, key=lambda rate: rate.per_second)
         raw_plain = max(plains, key=lambda rate: rate.per_second)
@@ -111,6 +111,9 @@ def main() -> int:
         scaling=report.merged_scaling(points, previous if name != "quick" else []),
         machine=report.machine(),
         earlier_sizes=sorted({p.points for p in previous} - set(size.scaling)) if name != "quick" else [],
+        round_ratios=[
+            run.rate.per_second / rate.per_second for rate, run in zip(raws, pipelines, strict=True)
+        ],
     )
     if name != "quick":
         report.write_json(results, results_path)

@@ -10,6 +10,7 @@ import json
 import math
 import os
 import platform
+import statistics
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -63,6 +64,9 @@ class Results:
     machine: dict[str, Any] = field(default_factory=dict)
     #: scaling sizes this run did not measure, kept from the results file of an earlier run
     earlier_sizes: list[int] = field(default_factory=list)
+    #: pipeline ÷ raw producer of each throughput round, the two measured one after the other: how much
+    #: the machine's speed moved during the run (the named ratio divides the best of each)
+    round_ratios: list[float] = field(default_factory=list)
 
     @property
     def ratio_vs_raw_producer(self) -> float:
@@ -125,6 +129,13 @@ def _met(name: str, value: float) -> str:
     return "yes" if (value >= goal if op == ">=" else value <= goal) else "**no**"
 
 
+def _round_ratios(ratios: Sequence[float]) -> list[str]:
+    if not ratios:
+        return []
+    label = f"pipeline / raw per round, the pair back to back (min / median / max of {len(ratios)})"
+    return [_row(label, f"{min(ratios):.3f} / {statistics.median(ratios):.3f} / {max(ratios):.3f}")]
+
+
 def _row(*cells: object) -> str:
     return "| " + " | ".join(str(cell) for cell in cells) + " |"
 
@@ -155,6 +166,7 @@ def tables(results: Results) -> list[str]:
         _row("events by the naive publisher", f"{results.naive_events:,}"),
         _row("average encoded event (bytes)", f"{results.event_bytes:,.0f}"),
         _row("raw producer without transactions (msgs/s)", f"{results.raw_untransactional_msgs_per_s:,.0f}"),
+        *_round_ratios(results.round_ratios),
         "",
         _row("state detail", "value"),
         "|---|---:|",

@@ -94,13 +94,16 @@ def test_the_name_value_lines_are_exactly_the_issue_names_in_order() -> None:
 
 
 def test_tables_mark_each_goal_met_or_missed() -> None:
-    text = "\n".join(report.tables(results(restore_series_per_s=10_000.0)))
+    text = "\n".join(
+        report.tables(results(restore_series_per_s=10_000.0, round_ratios=[0.3, 0.4, 0.2, 0.25]))
+    )
     assert "| `ratio_vs_raw_producer` | 0.300 | >= 0.25 | yes |" in text
     assert "| `restore_series_per_s` | 10,000 | >= 50000 | **no** |" in text
     assert "| `state_bytes_per_series` | 2,600 | <= 4096 | yes |" in text
     assert "| 10,000 | 20.00 | 10.00 | 240,000 | 12,000 |" in text  # one scaling row
     assert "cold_cycle 1.00" in text  # ten times the points in ten times the time: linear
     assert text.startswith("Run: size `quick`, compiled build, 2 CPUs")  # which build was measured
+    assert "the pair back to back (min / median / max of 4) | 0.200 / 0.275 / 0.400 |" in text
 
 
 def test_the_machine_record_names_the_build_that_ran() -> None:
