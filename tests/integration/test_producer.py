@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from confluent_kafka.admin import AdminClient
@@ -22,6 +23,23 @@ def producer(bootstrap: str, txn_id: str | None = None) -> TransactionalProducer
     )
     p.init()
     return p
+
+
+@contextlib.contextmanager
+def own_broker_producer(name: str) -> Iterator[tuple[EmbeddedBroker, TransactionalProducer, str]]:
+    """A broker of the test's own (safe to pause), a topic on it, and an initialised producer whose
+    records time out after a second."""
+    with EmbeddedBroker() as broker:
+        admin = AdminClient({"bootstrap.servers": broker.bootstrap_servers})
+        topic = unique_topic(name)
+        ensure_topics(admin, [TopicSpec(topic, 1, replication_factor=1)])
+        p = TransactionalProducer(
+            {"bootstrap.servers": broker.bootstrap_servers, "message.timeout.ms": 1000},
+            f"test-{uuid.uuid4().hex}",
+            timeout=15,
+        )
+        p.init()
+        yield broker, p, topic
 
 
 def test_committed_records_are_visible_and_aborted_ones_are_not(
@@ -54,16 +72,7 @@ def test_explicit_partition_is_honoured(kafka_bootstrap: str, make_topic: Callab
 def test_a_delivery_failure_surfaces_on_the_caller_thread_and_aborts_the_batch() -> None:
     """A record that times out while the broker is unreachable fails in librdkafka's background; commit()
     raises it here, aborts, and the next transaction works."""
-    with EmbeddedBroker() as broker:
-        admin = AdminClient({"bootstrap.servers": broker.bootstrap_servers})
-        topic = unique_topic("outage")
-        ensure_topics(admin, [TopicSpec(topic, 1, replication_factor=1)])
-        p = TransactionalProducer(
-            {"bootstrap.servers": broker.bootstrap_servers, "message.timeout.ms": 1000},
-            f"test-{uuid.uuid4().hex}",
-            timeout=15,
-        )
-        p.init()
+    with own_broker_producer("outage") as (broker, p, topic):
         p.begin()
         p.produce(topic, b"first", key=b"k")
         broker.pause()
@@ -132,16 +141,7 @@ def test_a_sender_produces_like_produce_in_the_open_transaction(
 
 
 def test_a_sender_raises_a_latched_delivery_failure_before_sending_more() -> None:
-    with EmbeddedBroker() as broker:
-        admin = AdminClient({"bootstrap.servers": broker.bootstrap_servers})
-        topic = unique_topic("sender-outage")
-        ensure_topics(admin, [TopicSpec(topic, 1, replication_factor=1)])
-        p = TransactionalProducer(
-            {"bootstrap.servers": broker.bootstrap_servers, "message.timeout.ms": 1000},
-            f"test-{uuid.uuid4().hex}",
-            timeout=15,
-        )
-        p.init()
+    with own_broker_producer("sender-outage") as (broker, p, topic):
         send = p.sender(topic)
         p.begin()
         broker.pause()

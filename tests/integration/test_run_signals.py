@@ -15,7 +15,7 @@ from publisher.embedded import free_port
 from publisher.simulator.clock import SimClock
 from publisher.simulator.server import SimulatorServer
 from support.pipeline import small_config, wiring, write_registry
-from support.service import start_run, wait_for
+from support.service import kill_if_running, start_run, wait_for
 
 
 @pytest.fixture
@@ -54,9 +54,7 @@ def test_sigint_then_sigterm_stops_with_exit_code_0(
             process.wait(timeout=10)
             raise AssertionError("run did not stop:\n" + log.read_text()[-6000:]) from None
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        kill_if_running(process)
     text = log.read_text()
     assert code == 0, text[-2000:]
     assert text.count('"shutdown_requested"') == 1

@@ -34,6 +34,11 @@ class Ledger:
             f"lost={self.lost} duplicated={self.duplicated}"
         )
 
+    def assert_exact(self, *, more_than: int = 500) -> None:
+        """More than ``more_than`` intervals were expected, and none was lost or duplicated."""
+        assert self.expected > more_than, self.line()
+        assert (self.lost, self.duplicated) == (0, 0), self.line()
+
 
 def interval_of(event: dict[str, Any]) -> tuple[str, str, datetime | None, datetime]:
     """(usage point, reading type, interval start, interval end) of a decoded event."""

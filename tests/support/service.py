@@ -71,6 +71,13 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 60) -> int:
     return process.wait(timeout=timeout)
 
 
+def kill_if_running(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the service if it is still running (a test's clean-up after a failure), and reap it."""
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
 COMMITTED = 'netstream_publisher_transactions_total{outcome="committed"'
 
 
