@@ -39,8 +39,7 @@ COPY publisher ./publisher
 RUN /opt/netstream-publisher/bin/pip install --upgrade pip \
  && /opt/netstream-publisher/bin/pip install . \
  && cd / \
- && /opt/netstream-publisher/bin/netstream-publisher --version \
- && /opt/netstream-publisher/bin/netstream-publisher --version \
+ && /opt/netstream-publisher/bin/netstream-publisher --version | tee /dev/stderr \
     | grep -q "($([ "$PUBLISHER_COMPILE" = "1" ] && echo compiled || echo interpreted))"
 
 # ---------------------------------------------------------------------------------------------- runtime

@@ -167,9 +167,11 @@ def start_service(
         try:
             service = build()
             service.start()
-        except RetryableError as exc:
+        except BaseException as exc:
             if service is not None:
-                service.close()
+                service.close()  # a failed start leaves nothing open, whatever failed
+            if not isinstance(exc, RetryableError):
+                raise
             failed_at = began if failed_at is None else failed_at
             waited = monotonic() - failed_at
             if waited >= limit:
@@ -184,10 +186,6 @@ def start_service(
                 return None
             pause = min(pause * 2, longest)
             continue
-        except BaseException:
-            if service is not None:
-                service.close()
-            raise
         return service, monotonic() - began
 
 

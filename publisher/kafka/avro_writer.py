@@ -256,24 +256,19 @@ def _emit_memoised_optional(out: Source, branch: Any, depth: int) -> bool:
     and the value together (most optional fields hold a handful of distinct values)."""
     if isinstance(branch, str) and branch in _RANGES:
         int_memo = _IntMemo(_RANGES[branch], _SECOND_BRANCH)
-        known, encode = out.const(int_memo.known), out.const(int_memo.encode)
-        out.line(depth, "if x is None:")
-        out.line(depth + 1, "buf += NULL")
-        out.line(depth, "else:")
-        out.line(depth + 1, f"e = {known}.get(x) if type(x) is int else None")
-        out.line(depth + 1, f"buf += {encode}(x) if e is None else e")
-        return True
-    if isinstance(branch, Mapping) and "logicalType" in branch and (found := _memoised(branch)) is not None:
+        known, encode, kind = out.const(int_memo.known), out.const(int_memo.encode), "int"
+    elif isinstance(branch, Mapping) and "logicalType" in branch and (found := _memoised(branch)) is not None:
         slow, _memo, exact = found
         branch_memo = _BranchMemo(slow)
         known, encode, kind = out.const(branch_memo.known), out.const(branch_memo.encode), out.const(exact)
-        out.line(depth, "if x is None:")
-        out.line(depth + 1, "buf += NULL")
-        out.line(depth, "else:")
-        out.line(depth + 1, f"e = {known}.get(x) if type(x) is {kind} else None")
-        out.line(depth + 1, f"buf += {encode}(x) if e is None else e")
-        return True
-    return False
+    else:
+        return False
+    out.line(depth, "if x is None:")
+    out.line(depth + 1, "buf += NULL")
+    out.line(depth, "else:")
+    out.line(depth + 1, f"e = {known}.get(x) if type(x) is {kind} else None")
+    out.line(depth + 1, f"buf += {encode}(x) if e is None else e")
+    return True
 
 
 class _IntMemo:

@@ -354,7 +354,7 @@ class NetstreamClient:
             while pending:
                 request, future = pending.popleft()
                 try:
-                    results: list[FetchedWindow | FailedWindow] = list(future.result())
+                    results: Sequence[FetchedWindow | FailedWindow] = future.result()
                 except (NetstreamUnavailable, ParseError) as exc:
                     unavailable = unavailable + 1 if isinstance(exc, NetstreamUnavailable) else unavailable
                     if not tolerate or unavailable >= UNAVAILABLE_IN_A_ROW:
