@@ -12,7 +12,7 @@ VPY     := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help install tools compiled test test-compiled lint typecheck fmt unit integration chaos audit fuzz run bench docs clean
+.PHONY: help install tools compiled test test-compiled lint typecheck fmt unit integration chaos audit fuzz run bench docs writers clean
 
 # Heavy command-line tools get a virtualenv of their own, so their pinned dependencies never constrain the
 # service's. The stamp names the version: changing CHECKOV_VERSION reinstalls.
@@ -144,6 +144,10 @@ fuzz: $(FUZZ_STAMP) ## fuzz the response parser with atheris for FUZZ_SECONDS (d
 
 docs: $(STAMP) ## regenerate docs/configuration.md from the settings model
 	$(VPY) -m publisher.configdoc > docs/configuration.md
+
+writers: $(STAMP) ## regenerate publisher/kafka/avro_generated.py (the prebuilt event writer) from the schemas
+	@mkdir -p build
+	$(VPY) -m publisher.pipeline.writers > build/avro_generated.py && mv build/avro_generated.py publisher/kafka/avro_generated.py
 
 clean: ## remove the environment, caches and build output
 	rm -rf $(VENV) $(TOOLS) $(AUDIT) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

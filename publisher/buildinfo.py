@@ -17,6 +17,7 @@ import importlib.util
 #: the modules the compiled build compiles: everything a reading passes through between the response
 #: bytes and the producer, and the state store's encoding
 COMPILED_MODULES: tuple[str, ...] = (
+    "publisher.kafka.avro_generated",
     "publisher.kafka.avro_partial",
     "publisher.kafka.producer",
     "publisher.kafka.state_blocks",

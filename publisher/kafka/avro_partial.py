@@ -11,14 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
+from publisher.kafka.avro_source import Source
 from publisher.kafka.avro_writer import (
     Decline,
-    Source,
     Write,
     compile_schema,
     compile_writer,
     emit,
     generate_fields,
+    new_source,
 )
 
 
@@ -77,14 +78,31 @@ _DECLINED = (Decline, ValueError, TypeError, ArithmeticError)
 
 
 def compile_partial(
-    schema: Mapping[str, Any], varying: tuple[str, ...], *, canonical: tuple[str, ...] = ()
+    schema: Mapping[str, Any],
+    varying: tuple[str, ...],
+    *,
+    canonical: tuple[str, ...] = (),
+    prebuilt: bool = True,
 ) -> PartialWriter | None:
     """A :class:`PartialWriter` for the record ``schema`` with the fields named in ``varying`` (in that
     order as arguments), or ``None`` when the fast path does not write the schema.
 
     ``canonical`` names varying ``uuid`` fields whose values the caller builds in the canonical form
     itself (lower-case hex, 8-4-4-4-12): their form is not checked again, only that they are 36 ASCII
-    characters, so a record is always well-formed Avro."""
+    characters, so a record is always well-formed Avro. ``prebuilt=False`` compiles the generated text even
+    where :mod:`avro_generated` holds it (to compare the two)."""
+    generated = partial_source(schema, varying, canonical=canonical)
+    if generated is None:
+        return None
+    source, fixed_runs = generated
+    write = cast(Callable[..., bytes], source.build(prebuilt=prebuilt))
+    return PartialWriter(varying, fixed_runs, write)
+
+
+def partial_source(
+    schema: Mapping[str, Any], varying: tuple[str, ...], *, canonical: tuple[str, ...] = ()
+) -> tuple[Source, list[Write]] | None:
+    """The generated text of :func:`compile_partial`'s writer and the writers of its runs of fixed fields."""
     if schema.get("type") != "record" or compile_writer(schema) is None:
         return None
     fields = schema["fields"]
@@ -104,9 +122,11 @@ def compile_partial(
         else:
             runs[-1].append(field)
     fixed_runs = [_fixed_run(run, named) for run in runs]
-    out = Source()
+    out = new_source()
     arguments = {name: f"x{i}" for i, name in enumerate(varying)}
-    out.line(0, f"def write_partial(s, {', '.join(arguments.values())}):")
+    out.define(
+        "write_partial", [("s", "tuple[bytes, ...]")] + [(a, "Any") for a in arguments.values()], "bytes"
+    )
     out.line(1, "buf = bytearray(s[0])")
     segment = 0
     for field in fields:
@@ -119,17 +139,14 @@ def compile_partial(
         if field["name"] in canonical:
             out.line(1, "if type(x) is not str or len(x) != 36 or not x.isascii():")
             out.line(2, "raise Decline")
-            out.line(1, "buf += b'H'")  # zigzag(36)
+            out.line(1, 'buf += b"H"')  # zigzag(36)
             out.line(1, "buf += x.encode()")
         else:
             emit(out, field["type"], 1, named)
     if runs[segment]:
         out.line(1, f"buf += s[{segment}]")
     out.line(1, "return bytes(buf)")
-    namespace = dict(out.names)
-    # Safe to exec for the reasons given in generate_fields; the argument names are generated (x0, x1 ...)
-    exec("\n".join(out.lines), namespace)  # noqa: S102  # nosec B102 - see the comment above
-    return PartialWriter(varying, fixed_runs, cast(Callable[..., bytes], namespace["write_partial"]))
+    return out, fixed_runs
 
 
 def _is_uuid(schema: Any) -> bool:

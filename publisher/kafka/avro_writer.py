@@ -25,6 +25,8 @@ from decimal import Context, Decimal, Inexact, InvalidOperation
 from types import MappingProxyType
 from typing import Any, cast
 
+from publisher.kafka.avro_source import Source
+
 _INT_RANGE = (-(2**31), 2**31 - 1)
 _LONG_RANGE = (-(2**63), 2**63 - 1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -37,6 +39,10 @@ _MEMO_STRING_LENGTH = 100  #: longer strings (reasons, payloads) are not remembe
 
 #: writes one datum into the buffer; raises :class:`Decline` when it cannot write it exactly
 Write = Callable[[bytearray, Any], None]
+#: the types of the constants a generated text names, as the prebuilt module declares them
+_MEMO = "dict[Any, bytes]"
+_ENCODE = "Callable[[Any], bytes]"
+_WRITE = "Callable[[bytearray, Any], None]"
 
 
 class Decline(Exception):
@@ -172,30 +178,21 @@ def _optional(inner: Write) -> Write:
     return write
 
 
-class Source:
-    """The text of one generated function and the names it uses (shared with :mod:`avro_partial`)."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-        self.names: dict[str, Any] = {
-            "Decline": Decline,
-            "zigzag": zigzag,
-            "NULL": _NULL,
-            "SECOND": _SECOND_BRANCH,
-            "STRINGS": _string_memo,
-            "string": _memo_string,
-            "UUID": _CANONICAL_UUID.fullmatch,
-            "STRING_TUPLES": _string_tuples,
-            "strings": _strings,
+def new_source() -> Source:
+    """An empty :class:`Source` knowing the helpers of this module (shared with :mod:`avro_partial`)."""
+    return Source(
+        {
+            "Decline": (Decline, "type[Exception]"),
+            "zigzag": (zigzag, "Callable[[int], bytes]"),
+            "NULL": (_NULL, "bytes"),
+            "SECOND": (_SECOND_BRANCH, "bytes"),
+            "STRINGS": (_string_memo, "dict[str, bytes]"),
+            "string": (_memo_string, _ENCODE),
+            "UUID": (_CANONICAL_UUID.fullmatch, "Callable[[str], object]"),
+            "STRING_TUPLES": (_string_tuples, "dict[tuple[str, ...], bytes]"),
+            "strings": (_strings, _ENCODE),
         }
-
-    def const(self, value: Any) -> str:
-        name = f"c{len(self.names)}"
-        self.names[name] = value
-        return name
-
-    def line(self, depth: int, text: str) -> None:
-        self.lines.append("    " * depth + text)
+    )
 
 
 def emit(out: Source, schema: Any, depth: int, named: dict[str, Write]) -> bool:
@@ -215,14 +212,14 @@ def emit(out: Source, schema: Any, depth: int, named: dict[str, Write]) -> bool:
     plain = isinstance(schema, str) or "logicalType" not in schema
     if plain and kind in _RANGES:
         int_memo = _IntMemo(_RANGES[kind], b"")
-        known, encode = out.const(int_memo.known), out.const(int_memo.encode)
+        known, encode = out.const(int_memo.known, _MEMO), out.const(int_memo.encode, _ENCODE)
         out.line(depth, f"e = {known}.get(x) if type(x) is int else None")  # never bool: True == 1
         out.line(depth, f"buf += {encode}(x) if e is None else e")
     elif plain and kind == "string":
         out.line(depth, "e = STRINGS.get(x)")
         out.line(depth, "buf += string(x) if e is None else e")
     elif plain and kind == "enum":
-        symbols = out.const({symbol: zigzag(i) for i, symbol in enumerate(schema["symbols"])})
+        symbols = out.const({symbol: zigzag(i) for i, symbol in enumerate(schema["symbols"])}, _MEMO)
         out.line(depth, f"e = {symbols}.get(x) if type(x) is str else None")
         out.line(depth, "if e is None:")
         out.line(depth + 1, "raise Decline")
@@ -230,10 +227,12 @@ def emit(out: Source, schema: Any, depth: int, named: dict[str, Write]) -> bool:
     elif not plain and schema["logicalType"] == "uuid" and kind == "string":
         out.line(depth, "if type(x) is not str or UUID(x) is None:")
         out.line(depth + 1, "raise Decline")
-        out.line(depth, "buf += b'H'")  # zigzag(36): the canonical text is 36 ASCII characters
+        out.line(depth, 'buf += b"H"')  # zigzag(36): the canonical text is 36 ASCII characters
         out.line(depth, "buf += x.encode()")
     elif not plain and (memoised := _memoised(schema)) is not None:
-        slow, memo, exact = (out.const(part) for part in memoised)
+        slow, memo, exact = (
+            out.const(part, kind) for part, kind in zip(memoised, (_WRITE, _MEMO, "type"), strict=True)
+        )
         out.line(depth, f"e = {memo}.get(x) if type(x) is {exact} else None")  # exact: True is never 1
         out.line(depth, "if e is None:")
         out.line(depth + 1, f"{slow}(buf, x)")
@@ -247,7 +246,7 @@ def emit(out: Source, schema: Any, depth: int, named: dict[str, Write]) -> bool:
         writer = compile_schema(schema, named)
         if writer is None:
             return False
-        out.line(depth, f"{out.const(writer)}(buf, x)")
+        out.line(depth, f"{out.const(writer, _WRITE)}(buf, x)")
     return True
 
 
@@ -256,11 +255,12 @@ def _emit_memoised_optional(out: Source, branch: Any, depth: int) -> bool:
     and the value together (most optional fields hold a handful of distinct values)."""
     if isinstance(branch, str) and branch in _RANGES:
         int_memo = _IntMemo(_RANGES[branch], _SECOND_BRANCH)
-        known, encode, kind = out.const(int_memo.known), out.const(int_memo.encode), "int"
+        known, encode, kind = out.const(int_memo.known, _MEMO), out.const(int_memo.encode, _ENCODE), "int"
     elif isinstance(branch, Mapping) and "logicalType" in branch and (found := _memoised(branch)) is not None:
         slow, _memo, exact = found
         branch_memo = _BranchMemo(slow)
-        known, encode, kind = out.const(branch_memo.known), out.const(branch_memo.encode), out.const(exact)
+        known, encode = out.const(branch_memo.known, _MEMO), out.const(branch_memo.encode, _ENCODE)
+        kind = out.const(exact, "type")
     else:
         return False
     out.line(depth, "if x is None:")
@@ -308,14 +308,14 @@ class _BranchMemo:
 
 def generate_fields(schema: Mapping[str, Any], named: dict[str, Write]) -> Write | None:
     """A generated function writing every field of the record in a ``Mapping``, unrolled."""
-    out = Source()
-    out.line(0, "def write_fields(buf, value):")
+    out = new_source()
+    out.define("write_fields", [("buf", "bytearray"), ("value", "Any")], "None")
     for field in schema["fields"]:
-        name = out.const(field["name"])
+        name = out.const(field["name"], "str")
         if "default" not in field:
             out.line(1, f"x = value[{name}]")  # a missing field raises KeyError: the reference path decides
         elif field["default"] is None or isinstance(field["default"], int | str):
-            out.line(1, f"x = value.get({name}, {out.const(field['default'])})")
+            out.line(1, f"x = value.get({name}, {out.const(field['default'], 'Any')})")
         elif field["default"] == []:
             out.line(1, f"x = value.get({name}, ())")  # an empty array (a tuple: nothing can change it)
         else:
@@ -323,11 +323,7 @@ def generate_fields(schema: Mapping[str, Any], named: dict[str, Write]) -> Write
         if not emit(out, field["type"], 1, named):
             return None
     out.line(1, "return None")
-    namespace = dict(out.names)
-    # Safe to exec: the text is generated above from the schema's structure only (field names, symbols and
-    # defaults are passed in as constants, never pasted into the text), and the schemas are the package's own.
-    exec("\n".join(out.lines), namespace)  # noqa: S102  # nosec B102 - see the comment above
-    return cast(Write, namespace["write_fields"])
+    return cast(Write, out.build())
 
 
 def _record(schema: Mapping[str, Any], named: dict[str, Write]) -> Write | None:
