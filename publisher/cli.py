@@ -20,6 +20,7 @@ from publisher.buildinfo import build_kind
 from publisher.commands import register_all
 from publisher.config import Settings, load_settings
 from publisher.errors import PublisherError
+from publisher.heap import configure_collector
 from publisher.logsetup import configure_logging
 
 PROG = "netstream-publisher"
@@ -63,6 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(args.config, os.environ)
         configure_logging(settings.publisher_log_level, settings.publisher_log_format)
+        configure_collector()
         command: Command = args.handler
         return command(settings, args)
     except PublisherError as exc:

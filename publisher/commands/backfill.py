@@ -13,6 +13,7 @@ from publisher.app import build_service
 from publisher.commands.timeargs import parse_window
 from publisher.config import Settings
 from publisher.errors import ConfigError, NetstreamUnavailable
+from publisher.heap import freeze_heap
 from publisher.pipeline.publishing import CycleStats
 from publisher.pipeline.runner import Group, group_targets
 from publisher.registry import Registry, shard_of
@@ -78,6 +79,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     try:
         service.start()
         groups = select(service.registry, settings, args.usage_point, args.reading_type)
+        freeze_heap()  # the registry and the restored state stay for the whole backfill
         stats = service.runner.backfill(groups, start, end, settings.netstream_window, on_window=on_window)
     finally:
         if bar is not None:

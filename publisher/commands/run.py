@@ -27,6 +27,7 @@ from publisher.app import Service, build_service, kafka_config
 from publisher.config import PlanConfig, Settings
 from publisher.errors import FatalError, KafkaFatalError, PublisherError, RetryableError
 from publisher.health import HealthServer, OutageWatch, Readiness, kafka_metadata_probe
+from publisher.heap import freeze_heap
 from publisher.metrics import Metrics, build_metrics
 from publisher.pipeline.publishing import CycleStats
 from publisher.pipeline.runner import group_targets
@@ -117,6 +118,7 @@ def run(settings: Settings, _args: argparse.Namespace) -> int:
             return 0
         service, restore_seconds = started
         service.runner.stop = stop
+        freeze_heap()  # what start-up built stays for good: no collection need walk it again
         metrics.state_restored(restore_seconds, service.store.series_count(), service.store.day_count())
         readiness.restored()
         job = CycleJob(service, metrics, readiness, stop)

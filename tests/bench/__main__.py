@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import naive, report, scaling, state, throughput, workload
+from publisher.heap import configure_collector
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ def main() -> int:
     results_path = Path(os.environ.get("BENCH_RESULTS", "docs/bench-results.json"))
     plot_path = Path(os.environ.get("BENCH_PLOT", "docs/img/performance.png"))
     workload.quiet_logs()
+    configure_collector()  # as every command of the service does: all measurements run under it
     # SIGTERM unwinds like Ctrl-C, so the embedded broker and the simulator are stopped on the way out
     signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(143))
     began = time.perf_counter()

@@ -30,6 +30,7 @@ from bench.workload import NOW, READING_TYPES, quiet_logs, usage_point_id
 from publisher.app import build_service
 from publisher.buildinfo import build_kind
 from publisher.config import load_settings
+from publisher.heap import configure_collector, freeze_heap
 from publisher.pipeline.runner import group_targets
 
 LOOKBACK = timedelta(hours=6)
@@ -79,6 +80,7 @@ def main() -> None:
     parser.add_argument("--bootstrap", required=True)
     args = parser.parse_args()
     quiet_logs()
+    configure_collector()  # as the command line does for every command
     suffix = uuid.uuid4().hex[:10]
     now = [NOW]
 
@@ -110,6 +112,7 @@ def main() -> None:
         try:
             service.start()
             groups = group_targets(service.registry, READING_TYPES)
+            freeze_heap()  # as ``run`` does once started
             rss_before = rss_bytes()
             results = {}
             for name in ("cold", "steady"):

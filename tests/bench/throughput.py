@@ -5,7 +5,8 @@
   ``acks=all``, zstd, ``linger.ms``, transactional), one transaction per response's worth of events;
 - **pipeline**: recorded response bytes → :func:`~publisher.netstream.parser.parse_response` →
   :meth:`~publisher.pipeline.shard.ShardPublisher.publish` (dedup, encode, produce events and state records,
-  commit), one transaction per response, exactly as a poll cycle does it;
+  commit), one transaction per response, exactly as a poll cycle does it, with the heap frozen after the
+  set-up as the service freezes it after start-up (:mod:`publisher.heap`);
 - **naive**: :mod:`bench.naive`.
 
 Every rate counts readings (or messages) per second of wall-clock time, from the first response in hand
@@ -28,6 +29,7 @@ from confluent_kafka.admin import AdminClient
 
 from bench.workload import ZONE, Recorded, polled_at
 from publisher.embedded import EmbeddedBroker
+from publisher.heap import freeze_heap
 from publisher.kafka.avro import SingleObjectCodec, load_schema
 from publisher.kafka.producer import TransactionalProducer, producer_config
 from publisher.kafka.topics import TopicSpec, ensure_topics
@@ -145,6 +147,7 @@ def run_pipeline(bootstrap: str, recorded: Sequence[Recorded]) -> PipelineRun:
     topics = BenchTopics.create(bootstrap, "bench-pipeline")
     shard = make_shard(bootstrap, topics, f"bench-pipeline-{uuid.uuid4().hex[:8]}")
     producer = shard._producer
+    freeze_heap()  # as ``run`` does once its start-up is done
     readings = events = state_records = 0
     started = time.perf_counter()
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -167,6 +168,20 @@ def test_once_without_a_registry_names_the_setting(
     monkeypatch.delenv("PUBLISHER_REGISTRY_FILE")
     assert main(["once"]) == 2
     assert "PUBLISHER_REGISTRY_FILE is not set" in capsys.readouterr().err
+
+
+def test_backfill_publishes_with_its_start_up_heap_frozen(
+    env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    gc.unfreeze()
+    try:
+        code = main(["backfill", "--start", "2025-04-01", "--end", "2025-04-02", "--no-progress"])
+        frozen = gc.get_freeze_count()
+    finally:
+        gc.unfreeze()
+    assert code == 0, capsys.readouterr().err[-2000:]
+    assert frozen > 0
+    assert read_events(env["KAFKA_BOOTSTRAP_SERVERS"], env["PUBLISHER_TOPIC"])
 
 
 def test_backfill_of_a_usage_point_of_another_shard_is_refused(

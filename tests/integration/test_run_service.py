@@ -68,6 +68,7 @@ def test_run_becomes_ready_publishes_serves_metrics_and_stops_on_sigterm(
     assert code == 0, log[-2000:]
     assert "Traceback" not in log
     assert '"service_stopped"' in log
+    assert 0 < log.index('"heap_frozen"') < log.index('"service_started"')  # start-up's objects, then ready
 
 
 @pytest.mark.slow
