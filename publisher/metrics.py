@@ -180,7 +180,7 @@ class Coverage:
                     for code in request.reading_types:
                         if is_interval_type(code):
                             tally.polled(target.mrid, code, zone)
-            newest = -math.inf if self._newest is None else self._newest
+            newest: datetime | None = None  # the newest end with a value in this window
             last_up: str | None = None
             last_code: str | None = None
             counting = False
@@ -196,12 +196,16 @@ class Coverage:
                         day = tally.day(zone)
                 if reading.value is None:
                     continue
-                newest = max(newest, reading.end.timestamp())
+                end = reading.end
+                if newest is None or end > newest:  # compared as datetimes, converted once below
+                    newest = end
                 start = reading.start
                 if counting and start is not None and day.start <= start < day.end:
                     tally.received += 1
-            if newest > -math.inf:
-                self._newest = newest
+            if newest is not None:
+                stamp = newest.timestamp()
+                if self._newest is None or stamp > self._newest:
+                    self._newest = stamp
 
     def close_cycle(self, plan: str) -> float | None:
         """End the current cycle of ``plan``; its completeness ratio, or None when it cannot tell."""
