@@ -122,7 +122,7 @@ def partial_source(
         else:
             runs[-1].append(field)
     fixed_runs = [_fixed_run(run, named) for run in runs]
-    out = new_source()
+    out = new_source(f"the {len(varying)} varying fields of {str(schema.get('name')).rsplit('.', 1)[-1]}")
     arguments = {name: f"x{i}" for i, name in enumerate(varying)}
     out.define(
         "write_partial", [("s", "tuple[bytes, ...]")] + [(a, "Any") for a in arguments.values()], "bytes"

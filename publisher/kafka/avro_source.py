@@ -15,9 +15,10 @@ bound from the same namespace.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from publisher.kafka import avro_generated
@@ -41,10 +42,27 @@ from collections.abc import Callable
 from typing import Any'''
 
 
+#: the lists :func:`recording` is filling: each built :class:`Source` is appended to every one
+_RECORDINGS: list[list[Source]] = []
+
+
+@contextlib.contextmanager
+def recording() -> Iterator[list[Source]]:
+    """The sources built while inside, in order (what :func:`render_module` is given ahead of time)."""
+    built: list[Source] = []
+    _RECORDINGS.append(built)
+    try:
+        yield built
+    finally:
+        _RECORDINGS.remove(built)
+
+
 class Source:
     """The text of one generated function and the names it uses, with the type of each name."""
 
-    def __init__(self, names: Mapping[str, tuple[Any, str]]) -> None:
+    def __init__(self, names: Mapping[str, tuple[Any, str]], what: str = "") -> None:
+        #: what the function writes, for the prebuilt module's comment
+        self.what = what
         self.lines: list[str] = []
         self.names: dict[str, Any] = {name: value for name, (value, _) in names.items()}
         self.types: dict[str, str] = {name: annotation for name, (_, annotation) in names.items()}
@@ -77,6 +95,8 @@ class Source:
 
     def build(self, *, prebuilt: bool = True) -> Callable[..., Any]:
         """The function: :mod:`avro_generated`'s if it holds this text (and ``prebuilt``), else ``exec``'s."""
+        for built in _RECORDINGS:
+            built.append(self)
         factory = avro_generated.WRITERS.get(self.digest()) if prebuilt else None
         if factory is not None:
             return factory(self.names)
@@ -108,12 +128,16 @@ def _signature(function: str, parameters: Sequence[tuple[str, str]], returns: st
     return [f"    def {function}(", *(f"        {part}," for part in typed), f"    ) -> {returns}:"]
 
 
-def render_module(sources: Sequence[tuple[str, Source]]) -> str:
-    """The text of :mod:`avro_generated` for ``sources``: (what the writer writes, its source) pairs."""
+def render_module(sources: Sequence[Source]) -> str:
+    """The text of :mod:`avro_generated` for ``sources`` (each distinct text once, in order)."""
+    unique: dict[str, Source] = {}
+    for source in sources:
+        unique.setdefault(source.digest(), source)
+    distinct = list(unique.values())
     out = [_HEADER]
-    for index, (what, source) in enumerate(sources):
-        out += ["", "", f"#: {what}", *source.render(index)]
+    for index, source in enumerate(distinct):
+        out += ["", "", f"#: {source.what}", *source.render(index)]
     out += ["", "", "WRITERS: dict[str, Callable[[dict[str, Any]], Callable[..., Any]]] = {"]
-    out += [f'    "{source.digest()}": _writer_{index},' for index, (_, source) in enumerate(sources)]
+    out += [f'    "{source.digest()}": _writer_{index},' for index, source in enumerate(distinct)]
     out.append("}")
     return "\n".join(out) + "\n"

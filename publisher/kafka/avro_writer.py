@@ -178,8 +178,9 @@ def _optional(inner: Write) -> Write:
     return write
 
 
-def new_source() -> Source:
-    """An empty :class:`Source` knowing the helpers of this module (shared with :mod:`avro_partial`)."""
+def new_source(what: str) -> Source:
+    """An empty :class:`Source` (writing ``what``) knowing the helpers of this module (shared with
+    :mod:`avro_partial`)."""
     return Source(
         {
             "Decline": (Decline, "type[Exception]"),
@@ -191,7 +192,8 @@ def new_source() -> Source:
             "UUID": (_CANONICAL_UUID.fullmatch, "Callable[[str], object]"),
             "STRING_TUPLES": (_string_tuples, "dict[tuple[str, ...], bytes]"),
             "strings": (_strings, _ENCODE),
-        }
+        },
+        what,
     )
 
 
@@ -308,7 +310,9 @@ class _BranchMemo:
 
 def generate_fields(schema: Mapping[str, Any], named: dict[str, Write]) -> Write | None:
     """A generated function writing every field of the record in a ``Mapping``, unrolled."""
-    out = new_source()
+    names = [field["name"] for field in schema["fields"]]
+    what = f"the {schema['name'].rsplit('.', 1)[-1]} record" if "name" in schema else _fields_named(names)
+    out = new_source(what)
     out.define("write_fields", [("buf", "bytearray"), ("value", "Any")], "None")
     for field in schema["fields"]:
         name = out.const(field["name"], "str")
@@ -322,8 +326,15 @@ def generate_fields(schema: Mapping[str, Any], named: dict[str, Write]) -> Write
             return None  # only null, scalar and empty-array defaults are written by the fast path
         if not emit(out, field["type"], 1, named):
             return None
-    out.line(1, "return None")
+    if not names:
+        out.line(1, "pass")
     return cast(Write, out.build())
+
+
+def _fields_named(names: list[str]) -> str:
+    if not names:
+        return "no fields"
+    return f"the field {names[0]}" if len(names) == 1 else f"the fields {names[0]} to {names[-1]}"
 
 
 def _record(schema: Mapping[str, Any], named: dict[str, Write]) -> Write | None:

@@ -30,7 +30,7 @@ from __future__ import annotations
 import functools
 import io
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -260,9 +260,13 @@ def _write(record_name: str, body: dict[str, Any]) -> bytes:
 @functools.cache
 def _day_writer() -> Write | None:
     """The compiled writer of the SeriesDayState branch (:mod:`avro_writer`), byte for byte fastavro's."""
+    return compile_writer(day_record_schema())
+
+
+def day_record_schema() -> Mapping[str, Any]:
+    """The SeriesDayState record of the state topic's schema (parsed), the one a day value holds."""
     (body,) = load_schema("series_state.avsc").parsed["fields"]
-    day = next(branch for branch in body["type"] if branch["name"] == _DAY_RECORD)
-    return compile_writer(day)
+    return cast(Mapping[str, Any], next(branch for branch in body["type"] if branch["name"] == _DAY_RECORD))
 
 
 def _read(data: bytes, record_name: str) -> dict[str, Any]:

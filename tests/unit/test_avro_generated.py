@@ -9,8 +9,11 @@ import pytest
 from hypothesis import given, settings
 
 import publisher.kafka.avro_generated as generated
-from publisher.kafka.avro import load_schema
+from publisher.kafka.avro import SingleObjectCodec, load_schema
 from publisher.kafka.avro_partial import compile_partial, partial_source
+from publisher.kafka.avro_source import recording
+from publisher.kafka.avro_writer import compile_writer
+from publisher.kafka.state_codec import day_record_schema
 from publisher.pipeline import writers
 from publisher.pipeline.events import CANONICAL_FIELDS, VARYING_FIELDS
 from support.avro_strategies import BASE, events
@@ -35,10 +38,25 @@ def test_the_checked_in_module_is_the_one_the_schemas_render() -> None:
     assert checked_in == writers.render(), "publisher/kafka/avro_generated.py is stale: run `make writers`"
 
 
-def test_every_writer_the_pipeline_prebuilds_is_in_the_module() -> None:
-    digests = [source.digest() for _, source in writers.prebuilt_sources()]
-    assert len(digests) == len(writers.PREBUILT)
-    assert set(digests) == set(generated.WRITERS)
+def test_every_writer_the_pipeline_builds_for_events_and_state_is_in_the_module() -> None:
+    digests = {source.digest() for source in writers.prebuilt_sources()}
+    assert digests == set(generated.WRITERS)
+    whats = {source.what for source in writers.prebuilt_sources()}
+    assert {
+        "the 10 varying fields of MeterReading",
+        "the SeriesDayState record",
+        "the ReadingType record",
+    } <= whats
+
+
+def test_the_event_codec_and_the_state_codec_build_only_prebuilt_writers() -> None:
+    with recording() as built:
+        codec = SingleObjectCodec(load_schema("meter_reading.avsc"))
+        fixed = split(BASE)[0]
+        assert codec.bind(VARYING_FIELDS, fixed, canonical=CANONICAL_FIELDS) is not None  # as the shard binds
+        assert compile_writer(day_record_schema()) is not None
+    assert built  # the codec built its writers here (not from a cache)
+    assert {source.digest() for source in built} <= set(generated.WRITERS)
 
 
 def test_a_text_in_the_module_is_built_by_its_factory_and_any_other_by_exec(
