@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 import structlog
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
@@ -36,8 +36,8 @@ from publisher.logsetup import librdkafka_logger
 log = structlog.get_logger(__name__)
 
 #: default of ``PUBLISHER_BROKER_OUTAGE_MAX``: seconds a call is retried while Kafka does not answer
-DEFAULT_OUTAGE_MAX = 600.0
-_FENCED = {
+DEFAULT_OUTAGE_MAX: Final = 600.0
+_FENCED: Final = {
     KafkaError._FENCED,  # noqa: SLF001 - librdkafka's local error codes are underscore-named constants
     KafkaError.PRODUCER_FENCED,
     KafkaError.INVALID_PRODUCER_EPOCH,
@@ -45,7 +45,7 @@ _FENCED = {
 
 Headers = Sequence[tuple[str, bytes]]
 #: serve delivery reports (only failures are reported) every this many records rather than after each one
-_POLL_EVERY = 64
+_POLL_EVERY: Final = 64
 
 
 def producer_config(

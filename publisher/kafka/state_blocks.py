@@ -44,25 +44,26 @@ from __future__ import annotations
 import struct
 from datetime import date
 from itertools import combinations
+from typing import Final
 
 from publisher.errors import KafkaFatalError
 from publisher.kafka.state_codec import escape_key_part, unescape_key_part
 
 #: days per block; the grid starts on Mondays (day ordinal 1 is Monday 1 January of year 1)
-BLOCK_DAYS = 7
+BLOCK_DAYS: Final = 7
 #: first byte of a block value; bump it when the block layout changes incompatibly
-BLOCK_FORMAT = 1
+BLOCK_FORMAT: Final = 1
 #: the first byte of a block held in memory that was merged from day-keyed records: when it is written,
 #: tombstones for the day keys of its days go first (never written to the topic)
-_MERGED = 0x80
+_MERGED: Final = 0x80
 
 #: (usage point, reading type, block's first day ordinal, day ordinal of a ``day|`` key or ``None``)
 StateKey = tuple[str, str, int, int | None]
 
-_SEP = b"|"
-_BLOCK_TAG = b"block"
-_DAY_TAG = b"day"
-_CORRUPT_FIX = "write a tombstone for its key (that week's readings are then published again as new)"
+_SEP: Final = b"|"
+_BLOCK_TAG: Final = b"block"
+_DAY_TAG: Final = b"day"
+_CORRUPT_FIX: Final = "write a tombstone for its key (that week's readings are then published again as new)"
 
 
 def block_start(ordinal: int) -> int:
@@ -109,8 +110,8 @@ def parse_state_key(key: bytes) -> StateKey | None:
 
 
 #: date part of a block key -> its ordinal (Mondays only): a restore reads the same few for every series
-_MONDAYS: dict[str, int] = {}
-_MONDAYS_LIMIT = 1 << 14
+_MONDAYS: Final[dict[str, int]] = {}
+_MONDAYS_LIMIT: Final = 1 << 14
 
 
 def _parse_parts(key: bytes, parts: list[str]) -> StateKey | None:
@@ -150,10 +151,10 @@ def check_block(data: bytes) -> None:
         raise KafkaFatalError(_block_problem(data))
 
 
-_uint32_at = struct.Struct("<I").unpack_from
+_uint32_at: Final = struct.Struct("<I").unpack_from
 
 #: every valid offset list of a block index: 1 to 7 distinct offsets 0-6, ascending
-_OFFSETS = frozenset(
+_OFFSETS: Final = frozenset(
     bytes(offsets) for count in range(1, BLOCK_DAYS + 1) for offsets in combinations(range(BLOCK_DAYS), count)
 )
 

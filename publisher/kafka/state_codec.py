@@ -34,7 +34,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any, Final, cast
 
 from fastavro import schemaless_reader, schemaless_writer
 
@@ -43,15 +43,15 @@ from publisher.kafka.avro import load_schema
 from publisher.kafka.avro_writer import Decline, Write, compile_writer
 
 #: first byte of every state value; bump it when the layout changes incompatibly
-FORMAT_VERSION = 1
-_DAY_RECORD = "netstream.publisher.state.SeriesDayState"
-_PROGRESS_RECORD = "netstream.publisher.state.BackfillProgress"
+FORMAT_VERSION: Final = 1
+_DAY_RECORD: Final = "netstream.publisher.state.SeriesDayState"
+_PROGRESS_RECORD: Final = "netstream.publisher.state.BackfillProgress"
 #: the Avro union index of ``SeriesDayState`` (zigzag varint 0), right after the format byte
-_DAY_BRANCH = 0
+_DAY_BRANCH: Final = 0
 
-_CORRUPT_FIX = "write a tombstone for its key (its readings are then published again as new)"
-_SEP = "|"
-_PROGRESS_TAG = "backfill"
+_CORRUPT_FIX: Final = "write a tombstone for its key (its readings are then published again as new)"
+_SEP: Final = "|"
+_PROGRESS_TAG: Final = "backfill"
 
 # ------------------------------------------------------------------------------------------ keys
 
@@ -109,8 +109,8 @@ class Quality:
         return cls(None, tuple(codes))
 
 
-_BY_FLAGS: dict[int, Quality] = {}
-_BY_FLAGS_LIMIT = 1024
+_BY_FLAGS: Final[dict[int, Quality]] = {}
+_BY_FLAGS_LIMIT: Final = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,13 +296,13 @@ def _read(data: bytes, record_name: str) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------ slots
 
 #: tag bit of "published as missing" in the working form (and in two-byte tags)
-MISSING = 0x8000
-_MISSING_BYTE = 0x80
-_INT_CODES = {1: "b", 2: "h", 4: "i", 8: "q"}
-_INT64 = 1 << 63
+MISSING: Final = 0x8000
+_MISSING_BYTE: Final = 0x80
+_INT_CODES: Final = {1: "b", 2: "h", 4: "i", 8: "q"}
+_INT64: Final = 1 << 63
 #: significant digits that always fit a signed 64-bit integer
-_MAX_DIGITS = 18
-_POWERS = tuple(10**n for n in range(40))
+_MAX_DIGITS: Final = 18
+_POWERS: Final = tuple(10**n for n in range(40))
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,10 +330,10 @@ def split_decimal(value: Decimal) -> tuple[int, int] | None:
     return cast(tuple[int, int] | None, split)
 
 
-_UNKNOWN = object()
+_UNKNOWN: Final = object()
 #: meter values repeat (kWh with three decimals): most readings' split is a dictionary hit
-_SPLITS: dict[Decimal, object] = {}
-_SPLITS_LIMIT = 1 << 16
+_SPLITS: Final[dict[Decimal, object]] = {}
+_SPLITS_LIMIT: Final = 1 << 16
 
 
 def _split_decimal(value: Decimal) -> tuple[int, int] | None:

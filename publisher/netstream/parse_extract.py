@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from itertools import repeat
+from typing import Final
 from zoneinfo import ZoneInfo
 
 from publisher.errors import ParseError
@@ -46,16 +47,16 @@ from publisher.netstream.parse_time import end_stamped, place_block, start_befor
 from publisher.netstream.parse_values import to_decimal
 from publisher.netstream.readingtype import ReadingType, parse_reading_type
 
-_BLOCK_KEYS = frozenset({"intervalblockints", "intervalblocks"})
-_REGISTER_KEY = "readings"
-_METER_READING_KEY = "meterreading"
-_MAX_REASON = 400
-_INTERVAL = ReadingKind.INTERVAL
+_BLOCK_KEYS: Final = frozenset({"intervalblockints", "intervalblocks"})
+_REGISTER_KEY: Final = "readings"
+_METER_READING_KEY: Final = "meterreading"
+_MAX_REASON: Final = 400
+_INTERVAL: Final = ReadingKind.INTERVAL
 #: builds a Reading from a tuple of its fields, skipping the named tuple's Python-level ``__new__``
-_new = tuple.__new__
+_new: Final = tuple.__new__
 
 #: errors a helper may raise on input nobody foresaw; they reject the element, never the document
-_ELEMENT_ERRORS = (ParseError, ValueError, ArithmeticError)
+_ELEMENT_ERRORS: Final = (ParseError, ValueError, ArithmeticError)
 
 _Intervals = list[tuple[datetime, datetime]]
 

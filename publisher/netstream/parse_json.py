@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal, InvalidOperation
+from typing import Final
 
 from publisher.errors import ParseError
 from publisher.netstream.parse_common import BadNumber, Value
 from publisher.netstream.parse_fragment import bounded, excerpt
 from publisher.netstream.parse_values import check_decimal
 
-_CACHE_LIMIT = 1 << 16
-_RADIUS = 1024
+_CACHE_LIMIT: Final = 1 << 16
+_RADIUS: Final = 1024
 
 
 class _Numbers(dict[str, Decimal | BadNumber]):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from typing import Final
 
 from publisher.errors import ParseError
 from publisher.netstream.parse_common import (
@@ -28,10 +29,10 @@ from publisher.netstream.quality import decode_flags, parse_quality_ref
 
 Quality = tuple[int | None, tuple[str, ...]]
 
-_QUALITY_KEY = re.compile(r"qual|flag", re.IGNORECASE)
-READING_QUALITIES = "readingQualities"
-_READING_QUALITIES_LOWER = READING_QUALITIES.lower()
-_NONE: Quality = (None, ())
+_QUALITY_KEY: Final = re.compile(r"qual|flag", re.IGNORECASE)
+READING_QUALITIES: Final = "readingQualities"
+_READING_QUALITIES_LOWER: Final = READING_QUALITIES.lower()
+_NONE: Final[Quality] = (None, ())
 
 
 def is_quality_key(key: str) -> bool:

@@ -8,13 +8,14 @@ reading of start and end whose interval count exactly fills the block's period w
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Final
 from zoneinfo import ZoneInfo
 
 from publisher.errors import ParseError
 from publisher.netstream.localtime import block_intervals, local_date, local_midnight, parse_timestamp
 from publisher.netstream.readingtype import ReadingType
 
-_TINY = timedelta(microseconds=1)
+_TINY: Final = timedelta(microseconds=1)
 
 
 def place_block(

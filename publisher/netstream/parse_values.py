@@ -9,23 +9,24 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
+from typing import Final
 
 from publisher.errors import ParseError
 from publisher.netstream.parse_common import BadNumber, Scalar
 
 #: more significant digits than this is not a meter reading (and would not fit the event's decimal)
-MAX_DIGITS = 30
+MAX_DIGITS: Final = 30
 #: the exponent of the largest accepted magnitude: |value| < 10**MAX_MAGNITUDE
-MAX_MAGNITUDE = 15
+MAX_MAGNITUDE: Final = 15
 #: at most this many places after the decimal point
-MAX_SCALE = 30
-_MAX_TEXT = 100  # a numeric string longer than this cannot satisfy the limits above
-_MAX_FLAG_TEXT = 12
-_CACHE_LIMIT = 1 << 16  # distinct numeric strings remembered per response (equal text -> one Decimal)
+MAX_SCALE: Final = 30
+_MAX_TEXT: Final = 100  # a numeric string longer than this cannot satisfy the limits above
+_MAX_FLAG_TEXT: Final = 12
+_CACHE_LIMIT: Final = 1 << 16  # distinct numeric strings remembered per response (equal text -> one Decimal)
 
-_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
-_INTEGER = re.compile(r"[+-]?[0-9]+", re.ASCII)
-_SHOWN = 40
+_NUMBER: Final = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+_INTEGER: Final = re.compile(r"[+-]?[0-9]+", re.ASCII)
+_SHOWN: Final = 40
 
 
 def _show(text: str) -> str:

@@ -11,29 +11,30 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Final
 
 from publisher.errors import ParseError
 
 # ------------------------------------------------------------------------------------------------ flags
 
-Q_MASK = 0b0000_0000_0000_0011
-SUB_EST_MASK = 0b0000_0000_0111_1100
-_SUB_EST_SHIFT = 2
+Q_MASK: Final = 0b0000_0000_0000_0011
+SUB_EST_MASK: Final = 0b0000_0000_0111_1100
+_SUB_EST_SHIFT: Final = 2
 
-KNOWN_MISSING = 1 << 7  # K
-VALIDATED = 1 << 8  # V
-FAILED_REASONABILITY = 1 << 9  # F
-INVALID = 1 << 10  # I
-MANUALLY_EDITED = 1 << 11  # M
-OVERFLOW = 1 << 12  # O
-PARTIAL_INTERVAL = 1 << 13  # I
-SKIPPED_INTERVAL = 1 << 14  # S
-POWER_FAIL = 1 << 15  # P
+KNOWN_MISSING: Final = 1 << 7  # K
+VALIDATED: Final = 1 << 8  # V
+FAILED_REASONABILITY: Final = 1 << 9  # F
+INVALID: Final = 1 << 10  # I
+MANUALLY_EDITED: Final = 1 << 11  # M
+OVERFLOW: Final = 1 << 12  # O
+PARTIAL_INTERVAL: Final = 1 << 13  # I
+SKIPPED_INTERVAL: Final = 1 << 14  # S
+POWER_FAIL: Final = 1 << 15  # P
 
-MAX_FLAGS = 0xFFFF
+MAX_FLAGS: Final = 0xFFFF
 
 #: single-flag bits -> IEC code, in ascending bit order (the order of :func:`decode_flags`' output)
-FLAG_CODES: dict[int, str] = {
+FLAG_CODES: Final[dict[int, str]] = {
     KNOWN_MISSING: "2.5.259",
     VALIDATED: "3.0.0",
     # Netstream's table says 3.5.259. In IEC terms 5.259 is knownMissingRead and 5.256 would be
@@ -49,8 +50,8 @@ FLAG_CODES: dict[int, str] = {
     POWER_FAIL: "1.2.32",
 }
 
-_MAPPED_BITS = sum(FLAG_CODES)
-_BIT_FOR_CODE = {code: bit for bit, code in FLAG_CODES.items()}
+_MAPPED_BITS: Final = sum(FLAG_CODES)
+_BIT_FOR_CODE: Final = {code: bit for bit, code in FLAG_CODES.items()}
 
 
 def _check_range(flags: object) -> int:
@@ -106,7 +107,7 @@ def unknown_bits(flags: object) -> int:
 
 # ------------------------------------------------------------------------------------------------ IEC codes
 
-SYSTEMS: dict[int, str] = {
+SYSTEMS: Final[dict[int, str]] = {
     0: "none",
     1: "endDevice",
     2: "meteringSystem",
@@ -115,7 +116,7 @@ SYSTEMS: dict[int, str] = {
     5: "externallySpecified",
 }
 
-CATEGORIES: dict[int, str] = {
+CATEGORIES: Final[dict[int, str]] = {
     0: "valid",
     1: "diagnostics",
     2: "powerQuality",
@@ -131,7 +132,7 @@ CATEGORIES: dict[int, str] = {
 }
 
 #: (category, sub-category) -> name, netstream-api.md §5.2
-SUB_CATEGORIES: dict[tuple[int, int], str] = {
+SUB_CATEGORIES: Final[dict[tuple[int, int], str]] = {
     (0, 0): "dataValid",
     (0, 1): "validated",
     (1, 0): "diagnosticsFlag",
@@ -195,8 +196,8 @@ SUB_CATEGORIES: dict[tuple[int, int], str] = {
     (12, 0): "projectedGeneric",
 }
 
-_ESTIMATED = 8
-_REF = re.compile(r"([0-9]{1,9})\.([0-9]{1,9})\.([0-9]{1,9})", re.ASCII)
+_ESTIMATED: Final = 8
+_REF: Final = re.compile(r"([0-9]{1,9})\.([0-9]{1,9})\.([0-9]{1,9})", re.ASCII)
 
 
 def parse_quality_ref(ref: object) -> str:

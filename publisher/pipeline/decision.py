@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
+from typing import Final
 
 from publisher.kafka.state_codec import DayDraft, DayState, Published, Quality, read_entry, read_slot
 from publisher.pipeline.locate import Position
@@ -30,7 +31,7 @@ class Decision:
     previous_missing: bool = False  #: the previous publication was a missing value (REVISED only)
 
 
-NEW = Decision(Outcome.NEW, 0)  # immutable, so one instance serves every new reading
+NEW: Final = Decision(Outcome.NEW, 0)  # immutable, so one instance serves every new reading
 
 
 def verdict(previous: Published | None, value: Decimal | None, quality: Quality) -> Decision:

@@ -13,15 +13,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Final
 
 from publisher.netstream.model import Reading, ReadingKind, isoformat_z
 from publisher.netstream.readingtype import ReadingType
 
 #: namespace of every event id; never change it (ids must stay stable across releases)
-EVENT_NAMESPACE = uuid.UUID("6f7c1d2e-4a8b-5c3d-9e0f-1a2b3c4d5e6f")
+EVENT_NAMESPACE: Final = uuid.UUID("6f7c1d2e-4a8b-5c3d-9e0f-1a2b3c4d5e6f")
 
-_READING_TYPE_FIELDS = (
+_READING_TYPE_FIELDS: Final = (
     "macro_period",
     "aggregate",
     "measuring_period",
@@ -79,17 +79,17 @@ def event_ids(usage_point: str, reading_type: str) -> Callable[[datetime | None,
     return ids
 
 
-_NAMESPACE_SHA1 = hashlib.sha1(EVENT_NAMESPACE.bytes, usedforsecurity=False)
+_NAMESPACE_SHA1: Final = hashlib.sha1(EVENT_NAMESPACE.bytes, usedforsecurity=False)
 #: hex digit -> the same digit with its two high bits set to the RFC 4122 variant (10)
-_VARIANT = {f"{n:x}": f"{(n & 0x3) | 0x8:x}" for n in range(16)}
-_TEXTS: dict[datetime, str] = {}
-_TEXTS_LIMIT = 4096
+_VARIANT: Final = {f"{n:x}": f"{(n & 0x3) | 0x8:x}" for n in range(16)}
+_TEXTS: Final[dict[datetime, str]] = {}
+_TEXTS_LIMIT: Final = 4096
 
 
 #: UTC instant -> its :func:`isoformat_z` text and "|", as UTF-8: the parts of the hashed event-id text
-_PARTS: dict[datetime, bytes] = {}
-_REVISION_TEXTS = 64
-_REVISIONS = tuple(b"%d" % n for n in range(_REVISION_TEXTS))
+_PARTS: Final[dict[datetime, bytes]] = {}
+_REVISION_TEXTS: Final = 64
+_REVISIONS: Final = tuple(b"%d" % n for n in range(_REVISION_TEXTS))
 
 
 def _utc_part(moment: datetime) -> bytes:
@@ -137,7 +137,7 @@ def reading_type_record(rt: ReadingType) -> Mapping[str, Any]:
     return frozen
 
 
-_TYPE_RECORDS: dict[str, tuple[ReadingType, Mapping[str, Any]]] = {}
+_TYPE_RECORDS: Final[dict[str, tuple[ReadingType, Mapping[str, Any]]]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +180,7 @@ def meter_reading(
 #: the MeterReading fields that differ between the readings of one series polled in one window, in the
 #: order a bound encoder takes them (:meth:`~publisher.kafka.avro.SingleObjectCodec.bind`); the others are
 #: :func:`series_fields`
-VARYING_FIELDS = (
+VARYING_FIELDS: Final = (
     "event_id",
     "interval_start",
     "interval_end",
@@ -196,7 +196,7 @@ VARYING_FIELDS = (
 
 #: varying fields the pipeline builds in canonical form itself (:func:`event_ids` formats them as
 #: ``str(uuid.UUID)`` does), so the encoder need not check their form again
-CANONICAL_FIELDS = ("event_id",)
+CANONICAL_FIELDS: Final = ("event_id",)
 
 
 def series_fields(

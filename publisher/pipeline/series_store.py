@@ -31,7 +31,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import cast
+from typing import Final, cast
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -68,15 +68,17 @@ __all__ = ["Decision", "Outcome", "SeriesStore"]  # the verdict types belong to 
 
 log = structlog.get_logger(__name__)
 
-_SECOND = timedelta(seconds=1)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ZERO = timedelta(0)
+#: UTC as a module constant: compiled, an imported name is looked up in the module's namespace per use
+_UTC: Final = UTC
+_SECOND: Final = timedelta(seconds=1)
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_ZERO: Final = timedelta(0)
 #: Python overhead of one stored block (bytes header, two list slots, its Monday's int) and of one series
 #: (its list, the usage point string, a dict entry), as measured by tests/bench/state.py
-_BLOCK_OVERHEAD = 60
-_SERIES_OVERHEAD = 320
+_BLOCK_OVERHEAD: Final = 60
+_SERIES_OVERHEAD: Final = 320
 
-_MONDAYS_LIMIT = 1 << 12  # distinct Mondays a loader remembers (78 years)
+_MONDAYS_LIMIT: Final = 1 << 12  # distinct Mondays a loader remembers (78 years)
 
 _DayKey = tuple[str, str, int]  # (reading type, usage point, day ordinal)
 _BlockKey = tuple[str, str, int]  # (reading type, usage point, ordinal of the block's Monday)
@@ -166,8 +168,8 @@ class SeriesStore:
             if (
                 draft is not None
                 and start is not None
-                and start.tzinfo is UTC  # aware, so the comparisons below are defined
-                and reading.end.tzinfo is UTC
+                and start.tzinfo is _UTC  # aware, so the comparisons below are defined
+                and reading.end.tzinfo is _UTC
                 and first <= start < following
                 and (value is None or value.is_finite())
             ):
