@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from publisher.kafka.avro import SingleObjectCodec
 from publisher.netstream.readingtype import parse_reading_type
-from publisher.pipeline.events import reading_type_record
+from publisher.pipeline.events import VARYING_FIELDS, reading_type_record
 
 RT = parse_reading_type("0.0.5.4.1.1.12.0.0.0.0.0.0.0.224.3.72.0")
 BASE: dict[str, Any] = {
@@ -72,3 +72,10 @@ events = st.fixed_dictionaries(
         "usage_point_mrid": st.text(max_size=40),
     }
 )
+
+
+def split(record: dict[str, Any]) -> tuple[dict[str, Any], tuple[Any, ...]]:
+    """The record's fixed fields (every field not varying, defaults filled in) and its varying values, as a
+    partial writer of :data:`~publisher.pipeline.events.VARYING_FIELDS` takes them."""
+    fixed = {"timezone": None, **{k: v for k, v in record.items() if k not in VARYING_FIELDS}}
+    return fixed, tuple(record.get(name) for name in VARYING_FIELDS)

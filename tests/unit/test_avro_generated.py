@@ -16,7 +16,7 @@ from publisher.kafka.avro_writer import compile_writer
 from publisher.kafka.state_codec import day_record_schema
 from publisher.pipeline import writers
 from publisher.pipeline.events import CANONICAL_FIELDS, VARYING_FIELDS
-from support.avro_strategies import BASE, events
+from support.avro_strategies import BASE, events, split
 
 PREFIX = b"\xc3\x01" + bytes(8)  # a wire-format header as the codec puts before every record
 #: a varying value each writer declines (leaves to the reference path), by field
@@ -28,20 +28,15 @@ DECLINED = [
 ]
 
 
-def split(record: dict[str, Any]) -> tuple[dict[str, Any], tuple[Any, ...]]:
-    fixed = {"timezone": None, **{k: v for k, v in record.items() if k not in VARYING_FIELDS}}
-    return fixed, tuple(record.get(name) for name in VARYING_FIELDS)
-
-
 def test_the_checked_in_module_is_the_one_the_schemas_render() -> None:
     checked_in = (Path(generated.__file__).parent / "avro_generated.py").read_text(encoding="utf-8")
     assert checked_in == writers.render(), "publisher/kafka/avro_generated.py is stale: run `make writers`"
 
 
 def test_every_writer_the_pipeline_builds_for_events_and_state_is_in_the_module() -> None:
-    digests = {source.digest() for source in writers.prebuilt_sources()}
-    assert digests == set(generated.WRITERS)
-    whats = {source.what for source in writers.prebuilt_sources()}
+    sources = writers.prebuilt_sources()
+    assert {source.digest() for source in sources} == set(generated.WRITERS)
+    whats = {source.what for source in sources}
     assert {
         "the 10 varying fields of MeterReading",
         "the SeriesDayState record",

@@ -13,14 +13,7 @@ from publisher.errors import ParseError
 from publisher.kafka.avro import SingleObjectCodec, load_schema, schema_from_json
 from publisher.kafka.avro_partial import compile_partial
 from publisher.pipeline.events import VARYING_FIELDS
-from support.avro_strategies import BASE, events, reference
-
-
-def split(record: dict[str, Any]) -> tuple[dict[str, Any], tuple[Any, ...]]:
-    """The record's fixed fields (every field not varying, defaults filled in) and its varying values."""
-    fixed = {"timezone": None, **{k: v for k, v in record.items() if k not in VARYING_FIELDS}}
-    values = tuple(record.get(name) for name in VARYING_FIELDS)
-    return fixed, values
+from support.avro_strategies import BASE, events, reference, split
 
 
 @pytest.fixture(scope="module")
