@@ -16,7 +16,6 @@ from publisher.kafka.avro_writer import (
     Decline,
     Write,
     compile_schema,
-    compile_writer,
     emit,
     generate_fields,
     new_source,
@@ -103,7 +102,8 @@ def partial_source(
     schema: Mapping[str, Any], varying: tuple[str, ...], *, canonical: tuple[str, ...] = ()
 ) -> tuple[Source, list[Write]] | None:
     """The generated text of :func:`compile_partial`'s writer and the writers of its runs of fixed fields."""
-    if schema.get("type") != "record" or compile_writer(schema) is None:
+    named: dict[str, Write] = {}  # the named types the fields refer to, compiled with the whole record
+    if schema.get("type") != "record" or compile_schema(schema, named) is None:
         return None
     fields = schema["fields"]
     names = [field["name"] for field in fields]
@@ -112,8 +112,6 @@ def partial_source(
     uuids = {field["name"] for field in fields if _is_uuid(field["type"])}
     if not set(canonical) <= uuids & set(varying):
         raise ValueError(f"canonical fields {canonical} are not varying uuid fields of {schema.get('name')}")
-    named: dict[str, Write] = {}
-    compile_schema(schema, named)  # the named types the fields refer to
     # runs of fixed fields: one before each varying field and one after the last (any may be empty)
     runs: list[list[Mapping[str, Any]]] = [[]]
     for field in fields:
@@ -159,5 +157,5 @@ def _fixed_run(fields: list[Mapping[str, Any]], named: dict[str, Write]) -> Writ
     """A writer of the consecutive fixed ``fields`` of a record given as a Mapping: the record writer's
     generated field code for just these fields (a required field left out is the caller's mistake)."""
     writer = generate_fields({"fields": fields}, named)
-    assert writer is not None  # compile_writer accepted the whole schema, so each of its fields compiles
+    assert writer is not None  # the whole record compiled, so each of its fields compiles
     return writer
