@@ -144,6 +144,22 @@ def test_an_outage_under_the_limit_is_ridden_out_and_the_backlog_drains(
     counted.assert_exact()
 
 
+def exit_under_outage(
+    process: subprocess.Popen[bytes], proxied_broker: ProxiedBroker, timeout: float, doing: str
+) -> tuple[int, float]:
+    """Wait for ``process`` to exit while the broker is cut: its exit code and the seconds waited. Either way
+    the broker is let through again and the process is ended."""
+    began = time.monotonic()
+    try:
+        code = process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"still {doing} {timeout}s into an outage limited to {LIMIT}s")
+    finally:
+        proxied_broker.proxy.set_mode("pass")
+        kill_if_running(process)
+    return code, time.monotonic() - began
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(scale(180, 600))
 def test_an_outage_past_the_limit_exits_non_zero_and_the_restart_catches_up(
@@ -159,14 +175,8 @@ def test_an_outage_past_the_limit_exits_non_zero_and_the_restart_catches_up(
         wait_for(f"http://127.0.0.1:{port}/readyz", 200)
         wait_for_commits(port, 1, process, log)
         proxied_broker.proxy.set_mode("cut")  # for good, until the process gives up
-        began = time.monotonic()
-        try:
-            code = process.wait(timeout=LIMIT + 60)
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"still running {LIMIT + 60}s into an outage limited to {LIMIT}s")
-        exited_after = time.monotonic() - began
+        code, exited_after = exit_under_outage(process, proxied_broker, LIMIT + 60, "running")
     finally:
-        proxied_broker.proxy.set_mode("pass")
         kill_if_running(process)
     text = log.read_text()
     assert code == 4, text[-3000:]
@@ -248,13 +258,8 @@ def test_a_broker_down_at_start_up_past_the_limit_exits_4_with_one_line(
     log = tmp_path / "run.log"
     proxied_broker.proxy.set_mode("cut")
     process = start_run(env, log)
-    try:
-        code = process.wait(timeout=LIMIT + 120)  # one start-up attempt (30 s) may outlast the limit
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"still starting {LIMIT + 120}s into an outage limited to {LIMIT}s")
-    finally:
-        proxied_broker.proxy.set_mode("pass")
-        kill_if_running(process)
+    # one start-up attempt (30 s) may outlast the limit
+    code, _ = exit_under_outage(process, proxied_broker, LIMIT + 120, "starting")
     text = log.read_text()
     assert code == 4, text[-3000:]
     assert "could not start" in text
