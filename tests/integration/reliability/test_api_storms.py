@@ -75,7 +75,7 @@ class RetryAfterCheck:
     followed: int  # 429s after which the same call came again
     honoured: int  # ... no earlier than Retry-After
     shortest_wait: float  # seconds between a 429's answer and the same call's next arrival
-    most_inside: int  # most other requests that arrived while one Retry-After ran
+    most_inside: int  # most other requests that arrived while one Retry-After ran (after the client knew)
 
 
 def check_retry_after(api: Sequence[RecordedRequest]) -> RetryAfterCheck:
@@ -91,7 +91,9 @@ def check_retry_after(api: Sequence[RecordedRequest]) -> RetryAfterCheck:
             wait = later[0].at - answer.answered
             shortest = min(shortest, wait)
             honoured += wait >= RETRY_AFTER
-        inside = [r for r in api if answer.answered < r.at < until]
+        # the client learns of the 429 a scheduling slice after the simulator stamps its answer, and a request
+        # sent before that is stamped up to a slice late: both are ARRIVAL_JITTER, as for the rate bound
+        inside = [r for r in api if answer.answered + ARRIVAL_JITTER < r.at < until]
         most_inside = max(most_inside, len(inside))
     return RetryAfterCheck(len(throttled), followed, honoured, shortest, most_inside)
 
