@@ -32,6 +32,7 @@ from bench.throughput import STATE_PARTITIONS, BenchTopics, Rate, client_config,
 from bench.workload import ZONE
 from publisher.kafka.murmur2 import partition_for
 from publisher.kafka.state_blocks import block_key, block_start, parse_state_key
+from publisher.kafka.statelog import BATCH, POLL_SECONDS, READER_SETTINGS
 from publisher.netstream.localtime import local_midnight
 from publisher.pipeline.series_store import SeriesStore
 
@@ -239,9 +240,11 @@ def measure_restore(bootstrap: str, templates: list[Record], series: int, rounds
 def bare_consume(bootstrap: str, topic: str) -> Rate:
     """Records per second of a read_committed consumer that only reads the topic to its end (the bound).
 
-    It starts and polls as :func:`~publisher.kafka.statelog.read_to_end` does (offset 0, short polls)."""
+    It starts and polls as :func:`~publisher.kafka.statelog.read_to_end` does (offset 0, the reader's
+    prefetch settings, short polls)."""
     consumer = Consumer(
         {
+            **READER_SETTINGS,
             **client_config(bootstrap),
             "group.id": f"bench-bare-{uuid.uuid4().hex}",
             "isolation.level": "read_committed",
@@ -256,7 +259,7 @@ def bare_consume(bootstrap: str, topic: str) -> Rate:
         done: set[int] = set()
         started = time.perf_counter()
         while len(done) < STATE_PARTITIONS:
-            for message in consumer.consume(num_messages=1000, timeout=0.05):
+            for message in consumer.consume(num_messages=BATCH, timeout=POLL_SECONDS):
                 if message.error() is not None:
                     done.add(int(message.partition() or 0))
                     continue
