@@ -65,7 +65,7 @@ def _bad_timestamp(text: str, problem: str) -> ParseError:
     )
 
 
-def parse_timestamp(text: str, zone: ZoneInfo, *, fold: int = 0) -> datetime:
+def parse_timestamp(text: object, zone: ZoneInfo, *, fold: int = 0) -> datetime:
     """Parse an ISO 8601 timestamp into aware UTC; offset-less times are wall-clock time in ``zone``.
 
     Accepts ``Z``, ``±HH:MM``/``±HHMM``/``±HH`` offsets, fractional seconds (digits beyond microseconds are

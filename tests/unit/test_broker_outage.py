@@ -20,6 +20,7 @@ from publisher.errors import ConfigError, KafkaFatalError, TransactionAbortable
 from publisher.health import OutageWatch, Readiness
 from publisher.kafka.avro import SingleObjectCodec, load_schema
 from publisher.kafka.producer import TransactionalProducer, producer_config
+from publisher.netstream.parse_common import ParsedResponse
 from publisher.pipeline.events import Source
 from publisher.pipeline.publishing import Topics
 from publisher.pipeline.series_store import SeriesStore
@@ -320,7 +321,7 @@ def empty_window() -> Any:
     request = SimpleNamespace(
         targets=(), start=datetime(2025, 1, 1, tzinfo=UTC), end=datetime(2025, 1, 2, tzinfo=UTC)
     )
-    return SimpleNamespace(request=request, parsed=SimpleNamespace(readings=[], rejected=[]))
+    return SimpleNamespace(request=request, parsed=ParsedResponse())
 
 
 def test_a_window_is_retried_for_as_long_as_the_broker_outage_is_allowed_to_last(clock: Clock) -> None:
