@@ -14,6 +14,7 @@ import operator
 import re
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from itertools import accumulate, pairwise, repeat
+from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from publisher.errors import ConfigError, ParseError
@@ -240,10 +241,7 @@ def block_intervals(
                 fragment=f"{begin.isoformat()}/{finish.isoformat()} {rt.mrid} values={count}",
             )
     if step is not None:
-        # each boundary computed once, by exact whole-microsecond additions in C (one interval's end is the
-        # next one's start, the very same object)
-        bounds = list(accumulate(repeat(step, count), operator.add, initial=begin))
-        return list(pairwise(bounds))
+        return list(_fixed_intervals(begin, step, count))  # a list of its own for the caller
     assert period is not None  # narrowed above: one of the two is set
     intervals: list[tuple[datetime, datetime]] = []
     cursor = begin
@@ -251,6 +249,27 @@ def block_intervals(
         following = _next_boundary(cursor, period, zone)
         intervals.append((cursor, following))
         cursor = following
+    return intervals
+
+
+#: (UTC start, fold, step, count) -> the intervals of a fixed-length block: every series of a response
+#: shares its window's boundaries, so each instant is one object, whose hash is computed once (an aware
+#: datetime's hash converts it to UTC first) for the many dictionaries keyed by instants downstream
+_FIXED: Final[dict[tuple[datetime, int, timedelta, int], tuple[tuple[datetime, datetime], ...]]] = {}
+_FIXED_LIMIT: Final = 1024
+
+
+def _fixed_intervals(begin: datetime, step: timedelta, count: int) -> tuple[tuple[datetime, datetime], ...]:
+    key = (begin, begin.fold, step, count)
+    intervals = _FIXED.get(key)
+    if intervals is None:
+        # each boundary computed once, by exact whole-microsecond additions in C (one interval's end is the
+        # next one's start, the very same object)
+        bounds = accumulate(repeat(step, count), operator.add, initial=begin)
+        intervals = tuple(pairwise(bounds))
+        if len(_FIXED) >= _FIXED_LIMIT:
+            _FIXED.clear()
+        _FIXED[key] = intervals
     return intervals
 
 

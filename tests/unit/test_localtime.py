@@ -11,6 +11,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from publisher.errors import ConfigError, ParseError
+from publisher.netstream import localtime
 from publisher.netstream.localtime import (
     block_intervals,
     expected_interval_count,
@@ -399,3 +400,41 @@ def test_daily_interval_spans_local_midnight_to_local_midnight(day: date, zone: 
     assert to_local_naive(begin, zone) == datetime.combine(day, time())
     assert to_local_naive(finish, zone) == datetime.combine(day + timedelta(days=1), time())
     assert expected_interval_count(day, DAILY, zone) == 1
+
+
+def test_blocks_of_one_window_share_their_boundary_objects() -> None:
+    """Every series of a response starts its block at the same instant: the intervals are built once and
+    their instants are the same objects, so each instant's (costly, aware) hash is computed once."""
+    start = local_midnight(date(2025, 3, 3), AUCKLAND)
+    first = block_intervals(start, 48, HALF_HOURLY, AUCKLAND)
+    again = block_intervals(datetime.fromisoformat(start.isoformat()), 48, HALF_HOURLY, AUCKLAND)
+
+    assert again == first
+    assert all(
+        a is b for pair, other in zip(first, again, strict=True) for a, b in zip(pair, other, strict=True)
+    )
+    assert all(end is following for (_, end), (following, _) in pairwise(first))
+
+
+def test_shared_intervals_are_handed_out_as_lists_of_their_own() -> None:
+    start = local_midnight(date(2025, 3, 4), AUCKLAND)
+    mine = block_intervals(start, 4, HALF_HOURLY, AUCKLAND)
+    mine.clear()
+    assert len(block_intervals(start, 4, HALF_HOURLY, AUCKLAND)) == 4
+
+
+def test_shared_intervals_depend_on_start_step_and_count() -> None:
+    start = local_midnight(date(2025, 3, 5), AUCKLAND)
+    half = block_intervals(start, 4, HALF_HOURLY, AUCKLAND)
+    assert block_intervals(start, 4, FIFTEEN_MINUTE, AUCKLAND)[-1][1] == start + timedelta(hours=1)
+    assert block_intervals(start, 2, HALF_HOURLY, AUCKLAND) == half[:2]
+    later = block_intervals(start + timedelta(minutes=30), 4, HALF_HOURLY, AUCKLAND)
+    assert later[0] == half[1]
+    assert later[-1][1] == half[-1][1] + timedelta(minutes=30)
+
+
+def test_the_shared_intervals_are_bounded() -> None:
+    day = local_midnight(date(2025, 1, 1), AUCKLAND)
+    for offset in range(localtime._FIXED_LIMIT + 10):
+        block_intervals(day + timedelta(minutes=30 * offset), 2, HALF_HOURLY, AUCKLAND)
+    assert 0 < len(localtime._FIXED) <= localtime._FIXED_LIMIT
