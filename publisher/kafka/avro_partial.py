@@ -125,25 +125,25 @@ def partial_source(
     out.define(
         "write_partial", [("s", "tuple[bytes, ...]")] + [(a, "Any") for a in arguments.values()], "bytes"
     )
-    out.line(1, "buf = bytearray(s[0])")
+    out.line(1, "parts = [s[0]]")
     segment = 0
     for field in fields:
         if field["name"] not in varying:
             continue
         if segment and runs[segment]:  # a run without fields always encodes to nothing
-            out.line(1, f"buf += s[{segment}]")
+            out.line(1, f"parts.append(s[{segment}])")
         segment += 1
         out.line(1, f"x = {arguments[field['name']]}")
         if field["name"] in canonical:
             out.line(1, "if type(x) is not str or len(x) != 36 or not x.isascii():")
             out.line(2, "raise Decline")
-            out.line(1, 'buf += b"H"')  # zigzag(36)
-            out.line(1, "buf += x.encode()")
+            out.line(1, 'parts.append(b"H")')  # zigzag(36)
+            out.line(1, "parts.append(x.encode())")
         else:
-            emit(out, field["type"], 1, named)
+            emit(out, field["type"], 1, named, parts=True)
     if runs[segment]:
-        out.line(1, f"buf += s[{segment}]")
-    out.line(1, "return bytes(buf)")
+        out.line(1, f"parts.append(s[{segment}])")
+    out.line(1, 'return b"".join(parts)')
     return out, fixed_runs
 
 

@@ -26,8 +26,9 @@ from publisher.kafka import avro_generated
 #: ruff format's line length, which the rendered module keeps
 _LINE_LENGTH = 110
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-#: locals of a generated body: the datum being written and a memo hit
-_LOCALS = {"x": "Any", "e": "bytes | None"}
+#: locals of a generated body: the datum being written, a memo hit, and the pieces of a record written as a
+#: list (a partial writer) with the buffer of a nested writer's piece
+_LOCALS = {"x": "Any", "e": "bytes | None", "parts": "list[bytes]", "tmp": "bytearray"}
 _HEADER = '''"""Writers generated ahead of time from the package's schemas (``make writers``); do not edit.
 
 Rendered by :func:`publisher.kafka.avro_source.render_module` for the writers the pipeline uses on every

@@ -197,62 +197,66 @@ def new_source(what: str) -> Source:
     )
 
 
-def emit(out: Source, schema: Any, depth: int, named: dict[str, Write]) -> bool:
-    """Lines that write the datum in ``x``; False when the fast path does not write this type."""
+def emit(out: Source, schema: Any, depth: int, named: dict[str, Write], *, parts: bool = False) -> bool:
+    """Lines that write the datum in ``x``; False when the fast path does not write this type.
+
+    They append to ``buf`` (a bytearray), or with ``parts`` append each piece of bytes to the list ``parts``
+    (joined once at the end: cheaper than growing a bytearray piece by piece)."""
+    put = _appender(parts)
     if isinstance(schema, list):
         if len(schema) != 2 or schema[0] != "null" or schema[1] == "null":
             return False  # wider unions (the contract has none) are left to the reference path
         branch = schema[1]
-        if _emit_memoised_optional(out, branch, depth):
+        if _emit_memoised_optional(out, branch, depth, parts=parts):
             return True
         out.line(depth, "if x is None:")
-        out.line(depth + 1, "buf += NULL")
+        out.line(depth + 1, put("NULL"))
         out.line(depth, "else:")
-        out.line(depth + 1, "buf += SECOND")
-        return emit(out, branch, depth + 1, named)
+        out.line(depth + 1, put("SECOND"))
+        return emit(out, branch, depth + 1, named, parts=parts)
     kind = schema if isinstance(schema, str) else schema.get("type")
     plain = isinstance(schema, str) or "logicalType" not in schema
     if plain and kind in _RANGES:
         int_memo = _IntMemo(_RANGES[kind], b"")
         known, encode = out.const(int_memo.known, _MEMO), out.const(int_memo.encode, _ENCODE)
         out.line(depth, f"e = {known}.get(x) if type(x) is int else None")  # never bool: True == 1
-        out.line(depth, f"buf += {encode}(x) if e is None else e")
+        out.line(depth, put(f"{encode}(x) if e is None else e"))
     elif plain and kind == "string":
         out.line(depth, "e = STRINGS.get(x)")
-        out.line(depth, "buf += string(x) if e is None else e")
+        out.line(depth, put("string(x) if e is None else e"))
     elif plain and kind == "enum":
         symbols = out.const({symbol: zigzag(i) for i, symbol in enumerate(schema["symbols"])}, _MEMO)
         out.line(depth, f"e = {symbols}.get(x) if type(x) is str else None")
         out.line(depth, "if e is None:")
         out.line(depth + 1, "raise Decline")
-        out.line(depth, "buf += e")
+        out.line(depth, put("e"))
     elif not plain and schema["logicalType"] == "uuid" and kind == "string":
         out.line(depth, "if type(x) is not str or UUID(x) is None:")
         out.line(depth + 1, "raise Decline")
-        out.line(depth, 'buf += b"H"')  # zigzag(36): the canonical text is 36 ASCII characters
-        out.line(depth, "buf += x.encode()")
+        out.line(depth, put('b"H"'))  # zigzag(36): the canonical text is 36 ASCII characters
+        out.line(depth, put("x.encode()"))
     elif not plain and (memoised := _memoised(schema)) is not None:
         slow, memo, exact = (
             out.const(part, kind) for part, kind in zip(memoised, (_WRITE, _MEMO, "type"), strict=True)
         )
         out.line(depth, f"e = {memo}.get(x) if type(x) is {exact} else None")  # exact: True is never 1
         out.line(depth, "if e is None:")
-        out.line(depth + 1, f"{slow}(buf, x)")
+        _call(out, depth + 1, slow, parts=parts)
         out.line(depth, "else:")
-        out.line(depth + 1, "buf += e")
+        out.line(depth + 1, put("e"))
     elif plain and kind == "array" and schema["items"] == "string":
         # tuples (immutable) are remembered: a reading's quality codes are one of a few shared tuples
         out.line(depth, "e = STRING_TUPLES.get(x) if type(x) is tuple else None")
-        out.line(depth, "buf += strings(x) if e is None else e")
+        out.line(depth, put("strings(x) if e is None else e"))
     else:
         writer = compile_schema(schema, named)
         if writer is None:
             return False
-        out.line(depth, f"{out.const(writer, _WRITE)}(buf, x)")
+        _call(out, depth, out.const(writer, _WRITE), parts=parts)
     return True
 
 
-def _emit_memoised_optional(out: Source, branch: Any, depth: int) -> bool:
+def _emit_memoised_optional(out: Source, branch: Any, depth: int, *, parts: bool) -> bool:
     """``["null", T]`` for an int, long, decimal or timestamp ``T``: one memo lookup gives the branch byte
     and the value together (most optional fields hold a handful of distinct values)."""
     if isinstance(branch, str) and branch in _RANGES:
@@ -265,12 +269,28 @@ def _emit_memoised_optional(out: Source, branch: Any, depth: int) -> bool:
         kind = out.const(exact, "type")
     else:
         return False
+    put = _appender(parts)
     out.line(depth, "if x is None:")
-    out.line(depth + 1, "buf += NULL")
+    out.line(depth + 1, put("NULL"))
     out.line(depth, "else:")
     out.line(depth + 1, f"e = {known}.get(x) if type(x) is {kind} else None")
-    out.line(depth + 1, f"buf += {encode}(x) if e is None else e")
+    out.line(depth + 1, put(f"{encode}(x) if e is None else e"))
     return True
+
+
+def _appender(parts: bool) -> Callable[[str], str]:
+    """The statement that writes the bytes of an expression: into ``buf``, or as the next of ``parts``."""
+    return "parts.append({})".format if parts else "buf += {}".format
+
+
+def _call(out: Source, depth: int, writer: str, *, parts: bool) -> None:
+    """Lines that run ``writer`` (which writes into a bytearray) on ``x``."""
+    if parts:
+        out.line(depth, "tmp = bytearray()")
+        out.line(depth, f"{writer}(tmp, x)")
+        out.line(depth, "parts.append(bytes(tmp))")
+    else:
+        out.line(depth, f"{writer}(buf, x)")
 
 
 class _IntMemo:
