@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 
 class ReadingKind(StrEnum):
@@ -58,6 +58,16 @@ class Reading(NamedTuple):
             "quality_codes": list(self.quality_codes),
             "reported_at": isoformat_z(self.reported_at) if self.reported_at is not None else None,
         }
+
+
+#: positions of :class:`Reading`'s fields, for the per-reading loops of the compiled modules: there
+#: ``reading[START]`` is a direct tuple item, ``reading.start`` a look-up through the class's descriptor
+START: Final = 4
+END: Final = 5
+VALUE: Final = 6
+QUALITY: Final = 7
+QUALITY_CODES: Final = 8
+REPORTED_AT: Final = 9
 
 
 class WireFormat(StrEnum):

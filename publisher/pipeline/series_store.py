@@ -60,7 +60,7 @@ from publisher.kafka.state_codec import (
     decode_day,
     encode_day,
 )
-from publisher.netstream.model import Reading
+from publisher.netstream.model import END, QUALITY, QUALITY_CODES, START, VALUE, Reading
 from publisher.pipeline.decision import Decision, Outcome, previous_in_draft, previous_in_state, verdict
 from publisher.pipeline.locate import Position, day_start, locate
 
@@ -164,12 +164,12 @@ class SeriesStore:
         draft: DayDraft | None = None
         first = following = _EPOCH
         for reading in readings:
-            start, value = reading.start, reading.value
+            start, end, value = reading[START], reading[END], reading[VALUE]
             if (
                 draft is not None
                 and start is not None
                 and start.tzinfo is _UTC  # aware, so the comparisons below are defined
-                and reading.end.tzinfo is _UTC
+                and end.tzinfo is _UTC
                 and first <= start < following
                 and (value is None or value.is_finite())
             ):
@@ -179,12 +179,12 @@ class SeriesStore:
                 elapsed = offset.days * 86400 + offset.seconds
                 if not offset.microseconds and not elapsed % seconds:
                     slot = elapsed // seconds
-                    quality = Quality.of(reading.quality, reading.quality_codes)
+                    quality = Quality.of(reading[QUALITY], reading[QUALITY_CODES])
                     decision = verdict(draft.published(slot), value, quality)
                     if emit(reading, decision):
                         draft.put(slot, seconds, value, quality, decision.revision)
                     continue
-            fields = (zone, start, reading.end, interval, value, reading.quality, reading.quality_codes)
+            fields = (zone, start, end, interval, value, reading[QUALITY], reading[QUALITY_CODES])
             decision = self.decide(usage_point, reading_type, *fields)
             if emit(reading, decision):
                 self.apply(usage_point, reading_type, *fields, decision.revision)

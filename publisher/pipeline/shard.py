@@ -34,7 +34,16 @@ from publisher.kafka.state_codec import decode_progress, encode_progress, progre
 from publisher.kafka.statelog import read_to_end
 from publisher.netstream.client import FetchedWindow
 from publisher.netstream.localtime import local_date
-from publisher.netstream.model import Reading, TargetKind
+from publisher.netstream.model import (
+    END,
+    QUALITY,
+    QUALITY_CODES,
+    REPORTED_AT,
+    START,
+    VALUE,
+    Reading,
+    TargetKind,
+)
 from publisher.netstream.parser import Rejected
 from publisher.netstream.readingtype import ReadingType, parse_reading_type
 from publisher.pipeline.events import (
@@ -366,16 +375,17 @@ class ShardPublisher:
             number = decision.revision
             value = None
             if encode is not None:
+                begins, ends = reading[START], reading[END]
                 value = encode(
-                    ids(reading.start, reading.end, number),
-                    reading.start,
-                    reading.end,
-                    reading.value,
-                    reading.quality,
-                    reading.quality_codes,
+                    ids(begins, ends, number),
+                    begins,
+                    ends,
+                    reading[VALUE],
+                    reading[QUALITY],
+                    reading[QUALITY_CODES],
                     number,
                     decision.previous_value,
-                    reading.reported_at,
+                    reading[REPORTED_AT],
                     decision.previous_flags,
                 )
             if value is None:  # the fast path declined: the full record is written or rejected
@@ -387,7 +397,7 @@ class ShardPublisher:
                 new += 1
             else:
                 revised += 1
-            if reading.value is None:
+            if reading[VALUE] is None:
                 missing += 1
             return True
 

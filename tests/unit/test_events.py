@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from publisher.kafka.avro import SingleObjectCodec, load_schema
+from publisher.netstream import model
 from publisher.netstream.model import Reading, ReadingKind, isoformat_z
 from publisher.netstream.readingtype import parse_reading_type
 from publisher.pipeline.events import (
@@ -97,3 +98,16 @@ def test_series_fields_and_varying_fields_are_the_whole_event() -> None:
     encode = codec.bind(VARYING_FIELDS, fixed)
     assert encode is not None
     assert encode(*(record[name] for name in VARYING_FIELDS)) == codec.encode(record)
+
+
+def test_the_field_positions_name_the_fields_of_a_reading() -> None:
+    """The compiled loops read a reading's fields by position: each constant is its field's index."""
+    positions = {
+        "start": model.START,
+        "end": model.END,
+        "value": model.VALUE,
+        "quality": model.QUALITY,
+        "quality_codes": model.QUALITY_CODES,
+        "reported_at": model.REPORTED_AT,
+    }
+    assert {name: Reading._fields.index(name) for name in positions} == positions
