@@ -303,6 +303,10 @@ _INT64: Final = 1 << 63
 #: significant digits that always fit a signed 64-bit integer
 _MAX_DIGITS: Final = 18
 _POWERS: Final = tuple(10**n for n in range(40))
+#: a draft's slot table grows to a whole day at once (its longest: 25 hours) when that is at most this many
+#: slots (five-minute data and longer), rather than by one slot per reading
+_DAY_SLOTS_AT_ONCE: Final = 512
+_LONGEST_DAY_SECONDS: Final = 25 * 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -458,6 +462,9 @@ class DayDraft:
         self.interval_seconds = interval_seconds
         grow = slot + 1 - len(self.tags)
         if grow > 0:
+            day_slots = _LONGEST_DAY_SECONDS // interval_seconds if interval_seconds > 0 else 0
+            if day_slots <= _DAY_SLOTS_AT_ONCE:  # pack() leaves out the unused slots at the end
+                grow = max(grow, day_slots - len(self.tags))
             self.tags.extend([0] * grow)
             self.mantissas.extend([0] * grow)
         qualities = self.qualities
@@ -498,9 +505,15 @@ class DayDraft:
         self.entries[end] = published
 
     def pack(self) -> DayState:
-        """The compact record: smallest integer width, unused palette entries dropped."""
+        """The compact record: smallest integer width, unused palette entries and the never-published slots
+        after the last published one dropped."""
         self._compact_palette()
         count = len(self.tags)
+        while count and not self.tags[count - 1]:
+            count -= 1
+        if count < len(self.tags):
+            del self.tags[count:]
+            del self.mantissas[count:]
         low, high = (min(self.mantissas), max(self.mantissas)) if count else (0, 0)
         width = next(w for w in (1, 2, 4, 8) if -(1 << (8 * w - 1)) <= low and high < 1 << (8 * w - 1))
         index = {quality: i for i, quality in enumerate(self.qualities)}

@@ -327,3 +327,31 @@ def test_the_compiled_day_writer_writes_what_fastavro_writes(
         reference = encode_day(state)
     assert compiled == reference
     assert decode_day(compiled) == state
+
+
+def test_a_drafts_slot_table_grows_to_a_whole_day_at_once() -> None:
+    """Readings fill a day slot by slot: the table takes the longest day's slots (25 hours) at the first
+    one instead of growing by one slot per reading; packing leaves the unused end out again."""
+    draft = DayDraft(DAY, 6)
+    draft.put_slot(0, 1800, Published(Decimal("1.5"), FLAGS_OK))
+    assert len(draft.tags) == len(draft.mantissas) == 50
+    draft.put_slot(3, 1800, Published(Decimal(2), FLAGS_OK))  # slots 1 and 2 stay unpublished
+
+    state = draft.pack()
+
+    assert state.slot_count == 4
+    assert [read_slot(state, slot) for slot in range(4)] == [
+        Published(Decimal("1.5"), FLAGS_OK),
+        None,
+        None,
+        Published(Decimal(2), FLAGS_OK),
+    ]
+    draft.put_slot(4, 1800, Published(Decimal(3), FLAGS_OK))  # the draft goes on after a pack
+    assert draft.pack().slot_count == 5
+
+
+def test_short_intervals_grow_the_slot_table_as_needed() -> None:
+    draft = DayDraft(DAY, 6)
+    draft.put_slot(7, 60, Published(Decimal(1), FLAGS_OK))  # a whole day would be 1,500 slots
+    assert len(draft.tags) == 8
+    assert draft.pack().slot_count == 8
