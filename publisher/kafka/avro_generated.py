@@ -405,7 +405,7 @@ def _writer_5(n: dict[str, Any]) -> Callable[..., None]:
 
 
 #: the 10 varying fields of MeterReading
-def _writer_6(n: dict[str, Any]) -> Callable[..., bytes]:
+def _writer_6(n: dict[str, Any]) -> Callable[..., bytes | None]:
     Decline: type[Exception] = n["Decline"]
     NULL: bytes = n["NULL"]
     STRING_TUPLES: dict[tuple[str, ...], bytes] = n["STRING_TUPLES"]
@@ -431,6 +431,7 @@ def _writer_6(n: dict[str, Any]) -> Callable[..., bytes]:
     c27: type = n["c27"]
     c28: dict[Any, bytes] = n["c28"]
     c29: Callable[[Any], bytes] = n["c29"]
+    c30: tuple[type[Exception], ...] = n["c30"]
 
     def write_partial(
         s: tuple[bytes, ...],
@@ -444,71 +445,74 @@ def _writer_6(n: dict[str, Any]) -> Callable[..., bytes]:
         x7: Any,
         x8: Any,
         x9: Any,
-    ) -> bytes:
+    ) -> bytes | None:
         x: Any
         e: bytes | None
         parts: list[bytes]
         tmp: bytearray
-        parts = [s[0]]
-        x = x0
-        if type(x) is not str or len(x) != 36 or not x.isascii():
-            raise Decline
-        parts.append(b"H")
-        parts.append(x.encode())
-        parts.append(s[1])
-        x = x1
-        if x is None:
-            parts.append(NULL)
-        else:
-            e = c9.get(x) if type(x) is c11 else None
-            parts.append(c10(x) if e is None else e)
-        x = x2
-        e = c13.get(x) if type(x) is c14 else None
-        if e is None:
-            tmp = bytearray()
-            c12(tmp, x)
-            parts.append(bytes(tmp))
-        else:
-            parts.append(e)
-        x = x3
-        if x is None:
-            parts.append(NULL)
-        else:
-            e = c15.get(x) if type(x) is c17 else None
-            parts.append(c16(x) if e is None else e)
-        x = x4
-        if x is None:
-            parts.append(NULL)
-        else:
-            e = c18.get(x) if type(x) is int else None
-            parts.append(c19(x) if e is None else e)
-        x = x5
-        e = STRING_TUPLES.get(x) if type(x) is tuple else None
-        parts.append(strings(x) if e is None else e)
-        x = x6
-        e = c20.get(x) if type(x) is int else None
-        parts.append(c21(x) if e is None else e)
-        x = x7
-        if x is None:
-            parts.append(NULL)
-        else:
-            e = c22.get(x) if type(x) is c24 else None
-            parts.append(c23(x) if e is None else e)
-        x = x8
-        if x is None:
-            parts.append(NULL)
-        else:
-            e = c25.get(x) if type(x) is c27 else None
-            parts.append(c26(x) if e is None else e)
-        parts.append(s[9])
-        x = x9
-        if x is None:
-            parts.append(NULL)
-        else:
-            e = c28.get(x) if type(x) is int else None
-            parts.append(c29(x) if e is None else e)
-        parts.append(s[10])
-        return b"".join(parts)
+        try:
+            parts = [s[0]]
+            x = x0
+            if type(x) is not str or len(x) != 36 or not x.isascii():
+                raise Decline
+            parts.append(b"H")
+            parts.append(x.encode())
+            parts.append(s[1])
+            x = x1
+            if x is None:
+                parts.append(NULL)
+            else:
+                e = c9.get(x) if type(x) is c11 else None
+                parts.append(c10(x) if e is None else e)
+            x = x2
+            e = c13.get(x) if type(x) is c14 else None
+            if e is None:
+                tmp = bytearray()
+                c12(tmp, x)
+                parts.append(bytes(tmp))
+            else:
+                parts.append(e)
+            x = x3
+            if x is None:
+                parts.append(NULL)
+            else:
+                e = c15.get(x) if type(x) is c17 else None
+                parts.append(c16(x) if e is None else e)
+            x = x4
+            if x is None:
+                parts.append(NULL)
+            else:
+                e = c18.get(x) if type(x) is int else None
+                parts.append(c19(x) if e is None else e)
+            x = x5
+            e = STRING_TUPLES.get(x) if type(x) is tuple else None
+            parts.append(strings(x) if e is None else e)
+            x = x6
+            e = c20.get(x) if type(x) is int else None
+            parts.append(c21(x) if e is None else e)
+            x = x7
+            if x is None:
+                parts.append(NULL)
+            else:
+                e = c22.get(x) if type(x) is c24 else None
+                parts.append(c23(x) if e is None else e)
+            x = x8
+            if x is None:
+                parts.append(NULL)
+            else:
+                e = c25.get(x) if type(x) is c27 else None
+                parts.append(c26(x) if e is None else e)
+            parts.append(s[9])
+            x = x9
+            if x is None:
+                parts.append(NULL)
+            else:
+                e = c28.get(x) if type(x) is int else None
+                parts.append(c29(x) if e is None else e)
+            parts.append(s[10])
+            return b"".join(parts)
+        except c30:
+            return None
 
     return write_partial
 
@@ -693,7 +697,7 @@ WRITERS: dict[str, Callable[[dict[str, Any]], Callable[..., Any]]] = {
     "1ee0b6d70404bca267e2d5d1cb777f8bede7c3a39f9bc82578312d78fb1692ff": _writer_3,
     "70e3460bf91901bab0cd0b4c55f841bf537204dd108eebf051065b089db2998d": _writer_4,
     "eafe310b3aaf794b7d1c142c6cfbe7c4ec24a76cd97018f70e7b955efdd2898a": _writer_5,
-    "941e95301cdd6a5c182d5b98201edd556a98bc8e49ec9503ad8b4fc4a047df91": _writer_6,
+    "e139e7e6b177ece1803febb561d565074c4f82164a72031bcdcc3c241f74e793": _writer_6,
     "4ca899f3c07da39ce8c128ae0af197bae4adcaf9784e476a36c7dceb95b1e2b8": _writer_7,
     "05f935a95dd8c428a30698534ca0d9814b5bbb0bed4825d500190baf59b0441d": _writer_8,
     "15a3b8a408279d764384fc0cf8452d0f6f233f64ad6a323d41c086f400ddab82": _writer_9,

@@ -9,6 +9,7 @@ varying values, and splices them: byte for byte what the full writer writes.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any, cast
 
 from publisher.kafka.avro_source import Source
@@ -28,19 +29,19 @@ class PartialWriter:
     The fixed fields are encoded once per set of values (:meth:`segments`): the bytes of every run of
     consecutive fixed fields. :attr:`write` then takes those segments and only the varying values, in the
     order of ``varying``, as positional arguments, and returns the whole record (the segments spliced
-    between the varying fields, so byte for byte the full writer's output). Like the full writer it raises
-    :class:`Decline` for anything it does not write exactly.
+    between the varying fields, so byte for byte the full writer's output). Where the full writer raises
+    :class:`Decline` for anything it does not write exactly, it returns ``None``.
     """
 
     def __init__(
         self,
         varying: tuple[str, ...],
         fixed_runs: list[Write],
-        write: Callable[..., bytes],
+        write: Callable[..., bytes | None],
     ) -> None:
         self.varying = varying
         self._fixed_runs = fixed_runs
-        #: ``write(segments, *varying values) -> bytes``
+        #: ``write(segments, *varying values) -> bytes``, or ``None`` for what it does not write exactly
         self.write = write
 
     def segments(self, prefix: bytes, fixed: Mapping[str, Any]) -> tuple[bytes, ...]:
@@ -60,15 +61,7 @@ class PartialWriter:
             segments = self.segments(prefix, fixed)
         except _DECLINED:
             return None
-        write = self.write
-
-        def encode(*values: Any) -> bytes | None:
-            try:
-                return write(segments, *values)
-            except _DECLINED:
-                return None
-
-        return encode
+        return partial(self.write, segments)
 
 
 #: what a generated writer raises for a datum it does not write: Decline, or an error of a str/int/Decimal
@@ -94,7 +87,7 @@ def compile_partial(
     if generated is None:
         return None
     source, fixed_runs = generated
-    write = cast(Callable[..., bytes], source.build(prebuilt=prebuilt))
+    write = cast(Callable[..., bytes | None], source.build(prebuilt=prebuilt))
     return PartialWriter(varying, fixed_runs, write)
 
 
@@ -123,27 +116,34 @@ def partial_source(
     out = new_source(f"the {len(varying)} varying fields of {str(schema.get('name')).rsplit('.', 1)[-1]}")
     arguments = {name: f"x{i}" for i, name in enumerate(varying)}
     out.define(
-        "write_partial", [("s", "tuple[bytes, ...]")] + [(a, "Any") for a in arguments.values()], "bytes"
+        "write_partial",
+        [("s", "tuple[bytes, ...]")] + [(a, "Any") for a in arguments.values()],
+        "bytes | None",
     )
-    out.line(1, "parts = [s[0]]")
+    # a datum the fast path does not write exactly returns None (the caller's reference path decides),
+    # here rather than in a wrapper around every call
+    out.line(1, "try:")
+    out.line(2, "parts = [s[0]]")
     segment = 0
     for field in fields:
         if field["name"] not in varying:
             continue
         if segment and runs[segment]:  # a run without fields always encodes to nothing
-            out.line(1, f"parts.append(s[{segment}])")
+            out.line(2, f"parts.append(s[{segment}])")
         segment += 1
-        out.line(1, f"x = {arguments[field['name']]}")
+        out.line(2, f"x = {arguments[field['name']]}")
         if field["name"] in canonical:
-            out.line(1, "if type(x) is not str or len(x) != 36 or not x.isascii():")
-            out.line(2, "raise Decline")
-            out.line(1, 'parts.append(b"H")')  # zigzag(36)
-            out.line(1, "parts.append(x.encode())")
+            out.line(2, "if type(x) is not str or len(x) != 36 or not x.isascii():")
+            out.line(3, "raise Decline")
+            out.line(2, 'parts.append(b"H")')  # zigzag(36)
+            out.line(2, "parts.append(x.encode())")
         else:
-            emit(out, field["type"], 1, named, parts=True)
+            emit(out, field["type"], 2, named, parts=True)
     if runs[segment]:
-        out.line(1, f"parts.append(s[{segment}])")
-    out.line(1, 'return b"".join(parts)')
+        out.line(2, f"parts.append(s[{segment}])")
+    out.line(2, 'return b"".join(parts)')
+    out.line(1, f"except {out.const(_DECLINED, 'tuple[type[Exception], ...]')}:")
+    out.line(2, "return None")
     return out, fixed_runs
 
 
