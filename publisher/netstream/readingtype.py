@@ -295,6 +295,10 @@ _FIXED_MINUTES: dict[int, int] = {
     55: 5,
     56: 1,
 }
+#: the same lengths as timedeltas, built once (a timedelta is immutable, so every reading type shares them)
+_FIXED_INTERVALS: dict[int, timedelta] = {
+    period: timedelta(minutes=m) for period, m in _FIXED_MINUTES.items()
+}
 _TWENTYFOUR_HOUR = 4
 _MACRO_NONE = 0
 _MACRO_DAILY = 11
@@ -338,8 +342,7 @@ class ReadingType:
         """The fixed elapsed length of one value, or ``None`` for calendar periods and non-interval types."""
         if self.macro_period != _MACRO_NONE:
             return None
-        minutes = _FIXED_MINUTES.get(self.measuring_period)
-        return None if minutes is None else timedelta(minutes=minutes)
+        return _FIXED_INTERVALS.get(self.measuring_period)
 
     @property
     def calendar_period(self) -> Literal["day", "month"] | None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -80,17 +79,30 @@ _FIRST_PUBLICATION = Revision(0)  # immutable: one instance for every new readin
 OWNERSHIP_KEY = b"ownership-check"
 
 
-@dataclass(frozen=True, slots=True)
 class _Series:
-    """What the readings of one series in one window share: looked up once, not per reading."""
+    """What the readings of one series in one window share: looked up once, not per reading.
 
-    usage_point: str
-    reading_type: str
-    registry_meter: str | None  #: the registry's meter, when the response names none
-    rt: ReadingType
-    interval: timedelta | None
-    zone: ZoneInfo
-    topic: str
+    A plain class rather than a frozen dataclass: one is built per series and window, and a compiled frozen
+    dataclass is initialised through the dataclass machinery's generated (interpreted) ``__init__``."""
+
+    def __init__(
+        self,
+        *,
+        usage_point: str,
+        reading_type: str,
+        registry_meter: str | None,
+        rt: ReadingType,
+        interval: timedelta | None,
+        zone: ZoneInfo,
+        topic: str,
+    ) -> None:
+        self.usage_point = usage_point
+        self.reading_type = reading_type
+        self.registry_meter = registry_meter  #: the registry's meter, when the response names none
+        self.rt = rt
+        self.interval = interval
+        self.zone = zone
+        self.topic = topic
 
 
 class ShardPublisher:

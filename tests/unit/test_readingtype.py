@@ -358,3 +358,12 @@ def test_every_well_formed_code_round_trips(before: list[int], multiplier: int, 
     assert all(isinstance(name, str) and name for name in names.values())
     assert isinstance(rt.unit_symbol, str)
     assert rt.interval is None or rt.interval_seconds == int(rt.interval.total_seconds())
+
+
+def test_reading_types_of_one_period_share_their_interval() -> None:
+    """The interval is asked for per series and per block; it is one shared timedelta, never built again."""
+    forward = parse_reading_type("0.0.5.4.1.1.12.0.0.0.0.0.0.0.224.3.72.0")
+    reverse = parse_reading_type("0.0.5.4.19.1.12.0.0.0.0.0.0.0.224.3.72.0")
+    assert forward.interval == timedelta(minutes=30)
+    assert forward.interval is reverse.interval
+    assert forward.interval is forward.interval
