@@ -12,7 +12,7 @@ VPY     := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help install tools compiled test test-compiled lint typecheck fmt unit integration chaos audit fuzz run bench docs writers clean
+.PHONY: help install tools compiled test test-compiled lint typecheck fmt unit integration chaos audit fuzz run bench instructions docs writers clean
 
 # Heavy command-line tools get a virtualenv of their own, so their pinned dependencies never constrain the
 # service's. The stamp names the version: changing CHECKOV_VERSION reinstalls.
@@ -106,6 +106,9 @@ BENCH_BUILD ?= compiled
 
 bench: $(BENCH_STAMP) $(if $(filter compiled,$(BENCH_BUILD)),$(COMPILED_STAMP)) ## benchmarks: tables, then name=value lines (BENCH_SIZE=quick|default|full)
 	PYTHONSAFEPATH=1 PYTHONPATH=$(if $(filter compiled,$(BENCH_BUILD)),$(COMPILED):)tests $(VPY) -m bench
+
+instructions: $(BENCH_STAMP) $(COMPILED_STAMP) ## instructions per reading of parse and publish, counted by callgrind (needs valgrind)
+	PYTHONSAFEPATH=1 PYTHONPATH=$(COMPILED):tests $(VPY) -m bench.instructions
 
 # Known vulnerabilities of every package installed in .venv, from the PyPI advisory database, by pip-audit in
 # a virtualenv of its own. --strict turns "could not be audited" into a failure: an unreachable or incomplete

@@ -9,10 +9,11 @@ import pytest
 from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
-from bench import report, state, workload
+from bench import instructions, report, state, workload
 from bench.naive import NaivePublisher
 from bench.scaling import ScalePoint, slope
 from bench.throughput import encoded_events
+from bench.workload import READING_TYPES
 from publisher import buildinfo
 from publisher.kafka.avro import ReadingDecoder, load_schema
 from publisher.netstream.model import WireFormat
@@ -182,3 +183,14 @@ def test_state_memory_is_measured_over_the_requested_series() -> None:
     scaled = list(state.scaled_records(templates, 10))
     assert len(scaled) == 10 * state.BLOCKS
     assert len({key for key, _ in scaled}) == len(scaled)
+
+
+def test_the_instruction_count_harness_parses_and_publishes_every_reading(
+    recorded: list[workload.Recorded],
+) -> None:
+    """What callgrind counts in ``bench.instructions``: parse and publish of a response, stub producer."""
+    shard = instructions.publisher()
+    readings = [instructions.parse_and_publish(shard, item) for item in recorded]
+    assert readings == [item.readings for item in recorded]
+    assert shard._store.series_count() == 2 * 3 * len(READING_TYPES)  # two responses of three points
+    assert instructions.TOGGLES  # what callgrind counts inside: nothing is counted without them
